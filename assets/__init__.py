@@ -1,0 +1,1 @@
+"""Dataset declarations (one YAML file per dataset) and the transforms of derived datasets."""

@@ -1,0 +1,1 @@
+"""city-steward: governed, versioned, encrypted datasets for the Takanawa Gateway district."""

@@ -1,0 +1,180 @@
+"""Copy every promoted version to its backup target, verify copies, restore from them.
+
+Copies are the store's encrypted objects byte for byte: a backup never holds plaintext and
+is unreadable once the partition's key is destroyed. On a versioned S3 bucket the copy's
+``VersionId`` is recorded so that the exact object version can be read back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, select
+
+from orchestration.clock import Clock
+from orchestration.errors import IntegrityError, KeyMissing, NotFound
+from orchestration.ledger import audit
+from orchestration.ledger.db import transaction
+from orchestration.ledger.tables import BackupCopy, DatasetVersion, Restore, VersionStatus
+from orchestration.store.backends import ObjectBackend
+from orchestration.store.crypto import sha256
+from orchestration.store.versions import VersionStore
+
+
+@dataclass(frozen=True)
+class CopyCheck:
+    dataset: str
+    partition: str
+    version: int
+    target: str
+    location: str
+    ok: bool
+    problem: str | None
+
+
+class BackupService:
+    def __init__(
+        self,
+        engine: Engine,
+        versions: VersionStore,
+        targets: Mapping[str, ObjectBackend],
+        clock: Clock,
+    ) -> None:
+        self.engine, self.versions, self.targets, self.clock = engine, versions, targets, clock
+
+    def back_up(self, version: DatasetVersion, target: str, actor: str) -> BackupCopy:
+        """Copy a promoted version to ``target``; a second call for the same copy is a no-op."""
+        existing = next((c for c in version.backups if c.target == target), None)
+        if existing is not None:
+            return existing
+        envelope = self.versions.backend.get(version.object_key)
+        if sha256(envelope) != version.checksum:
+            raise IntegrityError(
+                f"{version.label}: store object does not match its checksum; not backed up"
+            )
+        stored = self._target(target).put(version.object_key, envelope)
+        with transaction(self.engine) as s:
+            copy = BackupCopy(
+                version_id=version.id,
+                target=target,
+                location=stored.uri,
+                object_version_id=stored.version_id,
+                checksum=version.checksum,
+                created_at=self.clock.now(),
+            )
+            s.add(copy)
+            audit.append(
+                s,
+                at=self.clock.now(),
+                actor=actor,
+                action="backup",
+                dataset=version.dataset,
+                partition=version.partition,
+                version=version.number,
+                detail={
+                    "target": target,
+                    "location": stored.uri,
+                    "object_version_id": stored.version_id,
+                },
+            )
+        return copy
+
+    def verify(self, actor: str) -> Iterator[CopyCheck]:
+        """Re-read every copy: checksum, decryption and content hash; results go to the ledger."""
+        with transaction(self.engine) as s:
+            pairs = s.execute(
+                select(BackupCopy, DatasetVersion)
+                .join(DatasetVersion, BackupCopy.version_id == DatasetVersion.id)
+                .order_by(BackupCopy.id)
+            ).all()
+        for copy, version in pairs:
+            problem = self._check(copy, version)
+            with transaction(self.engine) as s:
+                row = s.get(BackupCopy, copy.id)
+                assert row is not None
+                row.verified_at = self.clock.now()
+                row.verify_status = "ok" if problem is None else "failed"
+                audit.append(
+                    s,
+                    at=self.clock.now(),
+                    actor=actor,
+                    action="backup_verify",
+                    dataset=version.dataset,
+                    partition=version.partition,
+                    version=version.number,
+                    detail={"target": copy.target, "ok": problem is None},
+                )
+            yield CopyCheck(
+                version.dataset,
+                version.partition,
+                version.number,
+                copy.target,
+                copy.location,
+                problem is None,
+                problem,
+            )
+
+    def restore(
+        self, dataset: str, partition: str, number: int, actor: str, target: str | None = None
+    ) -> tuple[DatasetVersion, BackupCopy]:
+        """Bring a version back into the store from a backup copy, verified by hash."""
+        version = self.versions.get(dataset, partition, number)
+        if version.status != VersionStatus.PROMOTED:
+            raise NotFound(
+                f"{version.label} is {version.status}; only promoted versions are "
+                "backed up and restorable"
+            )
+        copies = [c for c in version.backups if target is None or c.target == target]
+        if not copies:
+            raise NotFound(
+                f"{version.label} has no backup copy" + (f" on target {target!r}" if target else "")
+            )
+        failures = []
+        for copy in copies:
+            problem = self._check(copy, version)
+            if problem is not None:
+                failures.append(f"{copy.target}: {problem}")
+                continue
+            envelope = self._target(copy.target).get(version.object_key, copy.object_version_id)
+            self.versions.backend.put(version.object_key, envelope)
+            with transaction(self.engine) as s:
+                s.add(
+                    Restore(
+                        version_id=version.id,
+                        backup_copy_id=copy.id,
+                        actor=actor,
+                        restored_at=self.clock.now(),
+                    )
+                )
+                audit.append(
+                    s,
+                    at=self.clock.now(),
+                    actor=actor,
+                    action="restore",
+                    dataset=dataset,
+                    partition=partition,
+                    version=number,
+                    detail={"target": copy.target, "location": copy.location},
+                )
+            return version, copy
+        raise IntegrityError(f"{version.label}: no usable backup copy: {'; '.join(failures)}")
+
+    def _check(self, copy: BackupCopy, version: DatasetVersion) -> str | None:
+        try:
+            envelope = self._target(copy.target).get(version.object_key, copy.object_version_id)
+            if sha256(envelope) != copy.checksum:
+                return "copy does not match its checksum (tampered or corrupt)"
+            self.versions.decrypt(version, envelope)
+        except (NotFound, IntegrityError, KeyMissing) as exc:
+            return str(exc)
+        return None
+
+    def _target(self, name: str) -> ObjectBackend:
+        try:
+            return self.targets[name]
+        except KeyError:
+            raise NotFound(
+                f"backup target {name!r} is not configured "
+                f"(configured: {', '.join(sorted(self.targets))})"
+            ) from None

@@ -1,0 +1,321 @@
+"""The ``steward`` command. Human output by default, ``--json`` for scripts.
+
+Exit codes: 0 all good, 1 a failure was found (tampering, a bad backup, a failed run),
+2 bad input (declarations, arguments, provider files, unknown names).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.tree import Tree
+
+from orchestration.clock import FixedClock, parse_instant
+from orchestration.errors import DeclarationErrors, StewardError
+from orchestration.ledger.tables import DatasetVersion
+from orchestration.settings import Settings
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+class Context:
+    def __init__(self, as_of: str | None) -> None:
+        settings = Settings.from_env()
+        if as_of:
+            settings = replace(settings, clock=FixedClock(parse_instant(as_of)))
+        self.settings = settings
+
+    def steward(self):  # type: ignore[no-untyped-def]
+        from orchestration.steward import Steward
+
+        return Steward(self.settings)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--as-of", metavar="TIMESTAMP", help="Act as of this ISO 8601 instant.")
+@click.pass_context
+def cli(ctx: click.Context, as_of: str | None) -> None:
+    """city-steward: governed, versioned, encrypted datasets for the Takanawa Gateway district."""
+    try:
+        ctx.obj = Context(as_of)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def check(obj: Context, as_json: bool) -> None:
+    """Validate every declaration, policy and suite reference; print every problem at once."""
+    from orchestration.declarations import load_catalog
+
+    try:
+        catalog = load_catalog(obj.settings.project_root, set(obj.settings.backup_targets))
+    except DeclarationErrors as exc:
+        if as_json:
+            emit_json({"ok": False, "problems": exc.problems})
+        else:
+            err.print(f"[red]{len(exc.problems)} problem(s):[/red]")
+            for problem in exc.problems:
+                err.print(f"  - {problem}", markup=False, highlight=False)
+        sys.exit(2)
+    summary = {
+        "ok": True,
+        "datasets": len(catalog.datasets),
+        "policies": len(catalog.policies),
+        "suites": len(catalog.suites),
+    }
+    if as_json:
+        emit_json(summary)
+    else:
+        out.print(
+            f"OK: {summary['datasets']} datasets, {summary['policies']} retention "
+            f"policies, {summary['suites']} quality suites"
+        )
+
+
+@cli.command()
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder to write to (default: schemas/ in the project).",
+)
+@click.pass_obj
+def schema(obj: Context, folder: Path | None) -> None:
+    """Write the JSON Schemas of dataset and retention-policy files, for editors."""
+    from orchestration.declarations.schema import write_schemas
+
+    for path in write_schemas(folder or obj.settings.project_root / "schemas"):
+        out.print(f"wrote {path}")
+
+
+def version_row(v: DatasetVersion) -> dict[str, Any]:
+    return {
+        "dataset": v.dataset,
+        "partition": v.partition or None,
+        "version": v.number,
+        "status": v.status,
+        "content_hash": v.content_hash,
+        "rows": v.row_count,
+        "created_at": v.created_at.isoformat(),
+        "actor": v.actor,
+        "run_id": v.run_id,
+        "backups": [
+            {"target": c.target, "location": c.location, "object_version_id": c.object_version_id}
+            for c in v.backups
+        ],
+    }
+
+
+def print_versions(rows: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title)
+    for col in ("partition", "version", "status", "rows", "content hash", "created", "backups"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["partition"] or "-",
+            str(r["version"]),
+            r["status"],
+            str(r["rows"]),
+            r["content_hash"][:12],
+            r["created_at"][:19],
+            ", ".join(b["target"] for b in r["backups"]) or "none",
+        )
+    out.print(table)
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--partition", default=None, help="Only this partition (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def versions(obj: Context, dataset: str, partition: str | None, as_json: bool) -> None:
+    """List every version of DATASET (zone/name), oldest first."""
+    steward = obj.steward()
+    steward.catalog.get(dataset)
+    rows = [version_row(v) for v in steward.store.history(dataset, partition)]
+    if as_json:
+        emit_json(rows)
+    else:
+        print_versions(rows, f"{dataset}: {len(rows)} version(s)")
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--upstream/--downstream", default=True, help="Direction (default upstream).")
+@click.option(
+    "--version",
+    "number",
+    type=int,
+    default=None,
+    help="Show exact version lineage of this version instead of the dataset graph.",
+)
+@click.option("--partition", default="", help="Partition of --version (YYYY-MM-DD).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def lineage(
+    obj: Context, dataset: str, upstream: bool, number: int | None, partition: str, as_json: bool
+) -> None:
+    """Show what DATASET is made from (or what is made from it)."""
+    from orchestration.ledger.lineage import version_lineage
+
+    steward = obj.steward()
+    catalog = steward.catalog
+    catalog.get(dataset)
+    if number is None:
+        related = (
+            catalog.upstream_closure(dataset) if upstream else catalog.downstream_closure(dataset)
+        )
+        step = (lambda k: catalog.declaration(k).upstream) if upstream else catalog.downstream_of
+        if as_json:
+            emit_json(
+                {
+                    "dataset": dataset,
+                    "direction": "upstream" if upstream else "downstream",
+                    "datasets": related,
+                }
+            )
+            return
+        out.print(_dataset_tree(dataset, step))
+        return
+    version = steward.store.get(dataset, partition, number)
+    node = version_lineage(steward.engine, version.id, upstream=upstream)
+    if as_json:
+        emit_json(node.as_dict())
+        return
+    out.print(_version_tree(node.as_dict(), None))
+
+
+def _dataset_tree(key: str, step: Callable[[str], list[str]], tree: Tree | None = None) -> Tree:
+    branch = tree.add(key) if tree else Tree(key)
+    for nxt in step(key):
+        _dataset_tree(nxt, step, branch)
+    return branch
+
+
+def _version_tree(node: dict[str, Any], tree: Tree | None) -> Tree:
+    part = f" [{node['partition']}]" if node["partition"] else ""
+    label = (
+        f"{node['dataset']}{part} v{node['version']} ({node['status']}, "
+        f"{node['content_hash'][:12]})"
+    )
+    branch = tree.add(label) if tree else Tree(label)
+    for edge in node["edges"]:
+        _version_tree(edge, branch)
+    return branch
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--version", "number", type=int, required=True)
+@click.option("--partition", default="", help="Partition (YYYY-MM-DD) of a daily dataset.")
+@click.option("--target", default=None, help="Backup target (default: any verified copy).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def restore(
+    obj: Context, dataset: str, number: int, partition: str, target: str | None, as_json: bool
+) -> None:
+    """Bring a version back into the store from backup, verified by hash (C5.5-3)."""
+    steward = obj.steward()
+    steward.catalog.get(dataset)
+    version, copy = steward.backups.restore(
+        dataset, partition, number, steward.settings.actor, target
+    )
+    result = {"restored": version_row(version), "from": copy.location}
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"restored {version.label} from {copy.location} (hash verified)")
+
+
+@cli.group()
+def backup() -> None:
+    """Backups of promoted versions (C5.4-3)."""
+
+
+@backup.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def backup_verify(obj: Context, as_json: bool) -> None:
+    """Re-read and check every backup copy; exit 1 if any is missing or altered."""
+    steward = obj.steward()
+    checks = list(steward.backups.verify(steward.settings.actor))
+    failed = [c for c in checks if not c.ok]
+    if as_json:
+        emit_json({"ok": not failed, "copies": len(checks), "checks": [asdict(c) for c in checks]})
+    else:
+        for c in failed:
+            err.print(
+                f"FAILED {c.dataset} {c.partition or '-'} v{c.version} on {c.target}: {c.problem}",
+                markup=False,
+                highlight=False,
+            )
+        out.print(f"{len(checks) - len(failed)} of {len(checks)} backup copies verified")
+    sys.exit(1 if failed else 0)
+
+
+@cli.group()
+def audit() -> None:
+    """The hash-chained audit log (C5.4-1)."""
+
+
+@audit.command("verify")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def audit_verify(obj: Context, as_json: bool) -> None:
+    """Recompute the hash chain; exit 1 if any entry was edited or deleted."""
+    from orchestration.ledger import audit as audit_log
+    from orchestration.ledger.db import transaction
+
+    with transaction(obj.steward().engine) as session:
+        report = audit_log.verify(session)
+    if as_json:
+        emit_json({"ok": report.ok, "entries": report.entries, "problems": report.problems})
+    else:
+        for problem in report.problems:
+            err.print(f"TAMPERED: {problem}", markup=False, highlight=False)
+        state = "intact" if report.ok else "TAMPERED"
+        out.print(f"audit log {state}: {report.entries} entries checked")
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.option("--reset", is_flag=True, help="Start from an empty STEWARD_HOME.")
+@click.option("--days", type=click.IntRange(1, 31), default=3, show_default=True)
+@click.pass_obj
+def demo(obj: Context, reset: bool, days: int) -> None:
+    """Run the demo district end to end on the embedded defaults."""
+    from orchestration.demo.story import run_demo
+
+    run_demo(obj.settings, out, reset=reset, days=days)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except StewardError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)

@@ -1,0 +1,56 @@
+"""The one clock (design invariant 5): every timestamp the system records comes from here.
+
+Operators and tests act "as of" any moment by setting ``STEWARD_AS_OF`` (ISO 8601) or by
+passing a :class:`FixedClock`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+DISTRICT_TZ = ZoneInfo("Asia/Tokyo")
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class SystemClock:
+    """Wall-clock time in UTC."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class FixedClock:
+    """A clock frozen at one instant; ``advance`` moves it forward for multi-step scenarios."""
+
+    def __init__(self, instant: datetime) -> None:
+        self._instant = ensure_aware(instant)
+
+    def now(self) -> datetime:
+        return self._instant
+
+    def set(self, instant: datetime) -> None:
+        self._instant = ensure_aware(instant)
+
+
+def ensure_aware(instant: datetime) -> datetime:
+    """Naive datetimes are read as district time (Asia/Tokyo); all are returned in UTC."""
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=DISTRICT_TZ)
+    return instant.astimezone(UTC)
+
+
+def parse_instant(text: str) -> datetime:
+    """Parse an ISO 8601 date or datetime given on a command line or in the environment."""
+    try:
+        return ensure_aware(datetime.fromisoformat(text))
+    except ValueError as exc:
+        raise ValueError(f"not an ISO 8601 date or datetime: {text!r}") from exc
+
+
+def clock_from_env(as_of: str | None) -> Clock:
+    return FixedClock(parse_instant(as_of)) if as_of else SystemClock()

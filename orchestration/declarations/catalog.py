@@ -1,0 +1,81 @@
+"""The loaded, validated set of declarations and the dataset-level lineage graph."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orchestration.declarations.models import DatasetDeclaration, RetentionPolicy
+from orchestration.errors import NotFound
+
+
+@dataclass(frozen=True)
+class DeclaredDataset:
+    """A declaration with where it came from and which revision of its file was read (C4.2-1)."""
+
+    declaration: DatasetDeclaration
+    path: Path
+    revision: str
+    transform: Callable[..., Any] | None
+
+    @property
+    def key(self) -> str:
+        return self.declaration.key
+
+
+@dataclass(frozen=True)
+class Catalog:
+    datasets: dict[str, DeclaredDataset]
+    policies: dict[str, RetentionPolicy]
+    suites: dict[str, Path]
+
+    def get(self, key: str) -> DeclaredDataset:
+        try:
+            return self.datasets[key]
+        except KeyError:
+            known = ", ".join(sorted(self.datasets)) or "none"
+            raise NotFound(f"unknown dataset {key!r} (declared: {known})") from None
+
+    def declaration(self, key: str) -> DatasetDeclaration:
+        return self.get(key).declaration
+
+    def downstream_of(self, key: str) -> list[str]:
+        return sorted(k for k, d in self.datasets.items() if key in d.declaration.upstream)
+
+    def upstream_closure(self, key: str) -> list[str]:
+        """Every dataset ``key`` is made from, nearest first."""
+        return _closure(key, lambda k: self.declaration(k).upstream)
+
+    def downstream_closure(self, key: str) -> list[str]:
+        """Every dataset made, directly or not, from ``key``, nearest first."""
+        return _closure(key, self.downstream_of)
+
+    def in_dependency_order(self) -> list[str]:
+        """Keys sorted so every dataset comes after its upstream datasets."""
+        order: list[str] = []
+        seen: set[str] = set()
+
+        def visit(key: str) -> None:
+            if key in seen:
+                return
+            seen.add(key)
+            for up in self.declaration(key).upstream:
+                visit(up)
+            order.append(key)
+
+        for key in sorted(self.datasets):
+            visit(key)
+        return order
+
+
+def _closure(start: str, step: Callable[[str], Iterable[str]]) -> list[str]:
+    found: list[str] = []
+    frontier = list(step(start))
+    while frontier:
+        key = frontier.pop(0)
+        if key not in found:
+            found.append(key)
+            frontier.extend(step(key))
+    return found

@@ -1,0 +1,135 @@
+"""Read every declaration file, validate it, apply the load-time rules; all or nothing.
+
+Every problem in every file is collected and raised together as :class:`DeclarationErrors`,
+each naming the file and the field, so ``steward check`` can print them all at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from orchestration.declarations.catalog import Catalog, DeclaredDataset
+from orchestration.declarations.models import DatasetDeclaration, RetentionPolicy
+from orchestration.declarations.rules import check_rules
+from orchestration.errors import DeclarationErrors
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> Catalog:
+    """Load ``assets/``, ``retention_policies/`` and ``quality_suites/`` under ``project_root``."""
+    problems: list[str] = []
+    datasets: dict[str, tuple[DatasetDeclaration, Path, str]] = {}
+    for path in _yaml_files(project_root / "assets", problems):
+        parsed = _parse(path, DatasetDeclaration, project_root, problems)
+        if parsed is None:
+            continue
+        decl, revision = parsed
+        where = _rel(path, project_root)
+        expected = f"{decl.zone.value}/{decl.name}"
+        if path.relative_to(project_root / "assets").with_suffix("").as_posix() != expected:
+            problems.append(f"{where}: field key: {decl.key!r} must live in assets/{expected}.yaml")
+        elif decl.key in datasets:
+            problems.append(f"{where}: field key: {decl.key!r} is declared twice")
+        else:
+            datasets[decl.key] = (decl, path, revision)
+
+    policies: dict[str, RetentionPolicy] = {}
+    for path in _yaml_files(project_root / "retention_policies", problems):
+        parsed_policy = _parse(path, RetentionPolicy, project_root, problems)
+        if parsed_policy is None:
+            continue
+        policy = parsed_policy[0]
+        if path.stem != policy.name:
+            problems.append(
+                f"{_rel(path, project_root)}: field name: {policy.name!r} must match the file name"
+            )
+        policies[policy.name] = policy
+
+    suites_dir = project_root / "quality_suites"
+    suites = {p.stem: p for p in sorted(suites_dir.glob("*.yaml"))} if suites_dir.is_dir() else {}
+
+    where = {key: _rel(path, project_root) for key, (_, path, _) in datasets.items()}
+    decls = {key: d for key, (d, _, _) in datasets.items()}
+    problems += check_rules(decls, where, policies, set(suites), backup_targets)
+
+    transforms: dict[str, Callable[..., Any] | None] = {}
+    for key, decl in decls.items():
+        transforms[key] = _resolve_transform(decl, where[key], project_root, problems)
+
+    if problems:
+        raise DeclarationErrors(problems)
+    return Catalog(
+        datasets={
+            key: DeclaredDataset(decl, path, revision, transforms[key])
+            for key, (decl, path, revision) in sorted(datasets.items())
+        },
+        policies=policies,
+        suites=suites,
+    )
+
+
+def _yaml_files(folder: Path, problems: list[str]) -> list[Path]:
+    if not folder.is_dir():
+        problems.append(f"{folder}: folder is missing")
+        return []
+    return sorted(p for p in folder.rglob("*.yaml") if p.is_file())
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _parse(path: Path, model: type[M], root: Path, problems: list[str]) -> tuple[M, str] | None:
+    where = _rel(path, root)
+    raw = path.read_bytes()
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}" if mark is not None else ""
+        problems.append(f"{where}:{line} malformed YAML: {getattr(exc, 'problem', exc)}")
+        return None
+    if not isinstance(data, dict):
+        problems.append(f"{where}: expected a mapping of fields, found {type(data).__name__}")
+        return None
+    try:
+        return model.model_validate(data), hashlib.sha256(raw).hexdigest()
+    except ValidationError as exc:
+        for err in exc.errors(include_input=False, include_url=False):
+            field = ".".join(str(p) for p in err["loc"]) or "(document)"
+            problems.append(f"{where}: field {field}: {err['msg']}")
+        return None
+
+
+def _resolve_transform(
+    decl: DatasetDeclaration, where: str, root: Path, problems: list[str]
+) -> Callable[..., Any] | None:
+    if decl.transform is None:
+        return None
+    module_name, _, attr = decl.transform.partition(":")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a syntax or import error in a transform is a declaration problem
+        problems.append(
+            f"{where}: field transform: cannot import {module_name!r} ({type(exc).__name__}: {exc})"
+        )
+        return None
+    func = getattr(module, attr, None)
+    if not callable(func):
+        problems.append(f"{where}: field transform: {module_name!r} has no function {attr!r}")
+        return None
+    return func

@@ -1,0 +1,257 @@
+"""Load-time rules across declarations. Each problem names the file and field and cites the
+guideline clause it enforces."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from orchestration.declarations.models import (
+    Classification,
+    DatasetDeclaration,
+    RetentionPolicy,
+    Zone,
+)
+
+# Special care-required personal information (APPI art. 2(3); guideline appendix). Column names
+# containing one of these are refused (C5.2-4).
+SPECIAL_CARE_TERMS = (
+    "race",
+    "ethnic",
+    "creed",
+    "religion",
+    "social_status",
+    "medical",
+    "disease",
+    "diagnos",
+    "disabilit",
+    "health_check",
+    "checkup",
+    "criminal",
+    "conviction",
+    "arrest",
+    "crime_victim",
+    "juvenile",
+    "人種",
+    "民族",
+    "信条",
+    "宗教",
+    "社会的身分",
+    "病歴",
+    "既往歴",
+    "診断",
+    "障害",
+    "健康診断",
+    "犯罪歴",
+    "前科",
+    "逮捕歴",
+    "被害歴",
+)
+
+
+def check_rules(
+    decls: dict[str, DatasetDeclaration],
+    where: dict[str, str],
+    policies: dict[str, RetentionPolicy],
+    suites: set[str],
+    backup_targets: set[str] | None,
+) -> list[str]:
+    problems: list[str] = []
+    for key, d in decls.items():
+        here = where[key]
+
+        def problem(field: str, text: str, here: str = here) -> None:
+            problems.append(f"{here}: field {field}: {text}")
+
+        # How the dataset is produced: exactly one of landing, or upstream + transform.
+        if d.is_ingest and (d.upstream or d.transform):
+            problem(
+                "landing",
+                "an ingest dataset reads its landing folder only; "
+                "remove upstream/transform or landing",
+            )
+        if not d.is_ingest and not (d.upstream and d.transform):
+            problem(
+                "transform",
+                "a derived dataset needs both upstream and transform "
+                "(or declare landing for an ingest dataset)",
+            )
+
+        for i, up in enumerate(d.upstream):
+            if up not in decls:
+                problem(f"upstream.{i}", f"unknown dataset {up!r}")
+            elif d.zone is Zone.RAIL_OS and decls[up].zone is Zone.CITY_OS:
+                problem(
+                    f"upstream.{i}",
+                    f"data flows one way, Railway OS to City OS: {up!r} "
+                    "(city_os) cannot feed a rail_os dataset (C3.3-3)",
+                )
+        if d.quality_suite is not None and d.quality_suite not in suites:
+            problem("quality_suite", f"no suite file quality_suites/{d.quality_suite}.yaml")
+        if backup_targets is not None and d.backup.target not in backup_targets:
+            problem(
+                "backup.target",
+                f"unknown backup target {d.backup.target!r} "
+                f"(configured: {', '.join(sorted(backup_targets))})",
+            )
+
+        if d.zone is Zone.CITY_OS and d.classification.holds_personal_data:
+            problem(
+                "classification",
+                f"{d.classification.value} data is never stored in "
+                "City OS; aggregate or anonymize first (C5.2-5)",
+            )
+        if d.classification.holds_personal_data:
+            if d.retention_policy is None:
+                problem(
+                    "retention_policy",
+                    f"{d.classification.value} data needs a retention policy (C5.2-11)",
+                )
+            if not d.provider.consent_or_anonymization_confirmed:
+                problem(
+                    "provider.consent_or_anonymization_confirmed",
+                    "personal data may be "
+                    "acquired only once the provider's consent basis is confirmed (C5.1-1)",
+                )
+        if d.retention_policy is not None:
+            policy = policies.get(d.retention_policy)
+            if policy is None:
+                problem("retention_policy", f"unknown policy {d.retention_policy!r}")
+            elif d.classification not in policy.classifications:
+                problem(
+                    "retention_policy",
+                    f"policy {policy.name!r} does not serve {d.classification.value} data",
+                )
+            elif policy.anchor.column is not None and d.column(policy.anchor.column) is None:
+                problem(
+                    "retention_policy",
+                    f"policy {policy.name!r} counts from column "
+                    f"{policy.anchor.column!r}, which this dataset does not declare",
+                )
+
+        if d.special_care_categories:
+            problem(
+                "special_care_categories",
+                "special care-required personal information is never acquired (C5.2-4)",
+            )
+        for i, col in enumerate(d.columns):
+            folded = unicodedata.normalize("NFKC", col.name).lower()
+            if any(term in folded for term in SPECIAL_CARE_TERMS):
+                problem(
+                    f"columns.{i}.name",
+                    f"{col.name!r} looks like special care-required "
+                    "personal information, which is never acquired (C5.2-4)",
+                )
+        names = [c.name for c in d.columns]
+        for dup in sorted({n for n in names if names.count(n) > 1}):
+            problem("columns", f"column {dup!r} is declared twice")
+
+        if d.classification is Classification.CONFIDENTIAL and d.confidential is None:
+            problem(
+                "confidential",
+                "confidential data declares the provider's permitted "
+                "purposes and disclosure scope (C5.3-1)",
+            )
+        if d.confidential is not None:
+            outside = sorted(set(d.purposes) - set(d.confidential.permitted_purposes))
+            if outside:
+                problem(
+                    "purposes", f"outside the provider's permitted purposes: {outside} (C5.3-2)"
+                )
+        if d.copyright is not None and d.copyright.protected and not d.copyright.license:
+            problem(
+                "copyright.license",
+                "a protected work needs a license before it can be materialized (C5.6-1)",
+            )
+
+    problems += _cycles(decls, where)
+    problems += _city_os_reaching_personal_rail_os(decls, where)
+    problems += _city_os_reaching_rail_os_indirectly(decls, where)
+    return problems
+
+
+def _ancestors(decls: dict[str, DatasetDeclaration], key: str) -> list[str]:
+    """Every declared dataset ``key`` is made from, directly or not (cycle-safe)."""
+    seen: list[str] = []
+    frontier = list(decls[key].upstream)
+    while frontier:
+        up = frontier.pop(0)
+        if up in decls and up not in seen:
+            seen.append(up)
+            frontier.extend(decls[up].upstream)
+    return seen
+
+
+def _city_os_reaching_rail_os_indirectly(
+    decls: dict[str, DatasetDeclaration], where: dict[str, str]
+) -> list[str]:
+    """C3.3-3 through intermediate zones: no path leads from City OS back into Railway OS."""
+    problems = []
+    for key, d in decls.items():
+        if d.zone is not Zone.RAIL_OS:
+            continue
+        direct = {up for up in d.upstream if up in decls and decls[up].zone is Zone.CITY_OS}
+        back = [
+            a for a in _ancestors(decls, key) if decls[a].zone is Zone.CITY_OS and a not in direct
+        ]
+        if back:
+            problems.append(
+                f"{where[key]}: field upstream: made, through other datasets, from "
+                f"City OS data ({', '.join(back)}); data flows one way, Railway OS "
+                "to City OS (C3.3-3)"
+            )
+    return problems
+
+
+def _cycles(decls: dict[str, DatasetDeclaration], where: dict[str, str]) -> list[str]:
+    problems: list[str] = []
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    reported: set[frozenset[str]] = set()
+
+    def visit(key: str, path: list[str]) -> None:
+        state[key] = 1
+        for up in decls[key].upstream:
+            if up not in decls:
+                continue
+            if state.get(up) == 1:
+                cycle = [*path[path.index(up) :], up]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    problems.append(
+                        f"{where[up]}: field upstream: lineage cycle {' <- '.join(cycle)}"
+                    )
+            elif state.get(up) is None:
+                visit(up, [*path, up])
+        state[key] = 2
+
+    for key in sorted(decls):
+        if key not in state:
+            visit(key, [key])
+    return problems
+
+
+def _city_os_reaching_personal_rail_os(
+    decls: dict[str, DatasetDeclaration], where: dict[str, str]
+) -> list[str]:
+    """C3.3-1: City OS data made from personal Railway OS data is statistical or anonymized."""
+    problems = []
+    allowed = {Classification.STATISTICAL, Classification.ANONYMIZED}
+    for key, d in decls.items():
+        if d.zone is not Zone.CITY_OS or d.classification in allowed:
+            continue
+        seen: set[str] = set()
+        frontier = list(d.upstream)
+        while frontier:
+            up = frontier.pop()
+            if up in seen or up not in decls:
+                continue
+            seen.add(up)
+            u = decls[up]
+            if u.zone is Zone.RAIL_OS and u.classification.holds_personal_data:
+                problems.append(
+                    f"{where[key]}: field classification: made from personal "
+                    f"Railway OS data ({up}), so it must be statistical or "
+                    "anonymized (C3.3-1)"
+                )
+                break
+            frontier.extend(u.upstream)
+    return problems

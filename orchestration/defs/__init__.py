@@ -1,0 +1,1 @@
+"""The Dagster wiring: thin definitions built from the declarations in one place."""

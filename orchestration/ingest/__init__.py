@@ -1,0 +1,1 @@
+"""Reading provider deliveries from the landing area."""

@@ -1,0 +1,1 @@
+"""The ledger: versions, version lineage, backup copies, restores and the audit log."""

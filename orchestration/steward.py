@@ -1,0 +1,136 @@
+"""The engine, assembled from settings: catalog, ledger, key store, version store, backups.
+
+Producing a dataset partition is three plain steps that the Dagster wiring calls one by one
+and that tests call directly: ``load_input`` (guarded, audited reads of promoted upstream
+versions), ``compute`` (ingest or transform, conformed to the declaration) and ``commit``
+(write-audit-publish, then back up).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from orchestration.backup.service import BackupService
+from orchestration.declarations import Catalog, load_catalog
+from orchestration.declarations.catalog import DeclaredDataset
+from orchestration.errors import NotReadable
+from orchestration.ingest.landing import read_delivery
+from orchestration.ledger.db import ledger_engine
+from orchestration.ledger.tables import DatasetVersion
+from orchestration.settings import Settings
+from orchestration.store.backends import backend_for
+from orchestration.store.frames import EncodedFrame, conform, encode
+from orchestration.store.keys import KeyStore
+from orchestration.store.versions import NO_PARTITION, Provenance, VersionStore
+
+
+@dataclass(frozen=True)
+class Produced:
+    """A computed table, encoded once, with the landing files it came from (ingest only)."""
+
+    frame: EncodedFrame
+    sources: dict[str, str]
+
+
+@dataclass(frozen=True)
+class LoadedInput:
+    frame: pd.DataFrame
+    versions: list[DatasetVersion]
+
+
+class Steward:
+    def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
+        self.settings = settings
+        self.clock = settings.clock
+        self.catalog = catalog or load_catalog(settings.project_root, set(settings.backup_targets))
+
+    @functools.cached_property
+    def engine(self) -> Engine:
+        return ledger_engine(self.settings.ledger_url)
+
+    @functools.cached_property
+    def store(self) -> VersionStore:
+        backend = backend_for(self.settings.store_uri, self.settings.s3_endpoint_url)
+        return VersionStore(self.engine, KeyStore(self.settings.keystore_url), backend, self.clock)
+
+    @functools.cached_property
+    def backups(self) -> BackupService:
+        targets = {
+            name: backend_for(uri, self.settings.s3_endpoint_url)
+            for name, uri in self.settings.backup_targets.items()
+        }
+        return BackupService(self.engine, self.store, targets, self.clock)
+
+    # -- producing a partition ---------------------------------------------------------------
+    def load_input(
+        self, upstream: str, partitions: Sequence[str], reader: str, run_id: str | None
+    ) -> LoadedInput:
+        """The promoted current versions of ``upstream``'s partitions, read and audit-logged."""
+        frames, versions = [], []
+        for partition in partitions:
+            version = self.store.current(upstream, partition)
+            if version is None:
+                where = f" partition {partition}" if partition else ""
+                raise NotReadable(
+                    f"{upstream}{where} has no promoted version for {reader} to "
+                    f"read; materialize {upstream} first"
+                )
+            frames.append(self.store.read(version, reader, self.settings.actor, run_id))
+            versions.append(version)
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        return LoadedInput(frame, versions)
+
+    def compute(
+        self, dataset: DeclaredDataset, partition: str, inputs: dict[str, pd.DataFrame]
+    ) -> Produced:
+        decl = dataset.declaration
+        if decl.is_ingest:
+            delivery = read_delivery(self.settings.landing_dir, decl, partition or None)
+            return Produced(encode(delivery.frame), delivery.sources)
+        assert dataset.transform is not None
+        frame = dataset.transform(inputs, partition or None)
+        return Produced(encode(conform(frame, decl, f"transform {decl.transform}")), {})
+
+    def commit(
+        self,
+        dataset: DeclaredDataset,
+        partition: str,
+        produced: Produced,
+        inputs: Sequence[DatasetVersion],
+        run_id: str | None,
+    ) -> DatasetVersion:
+        """Publish a new version and copy it to the dataset's backup target (C5.4-3)."""
+        made = Provenance(
+            run_id, self.settings.actor, tuple(v.id for v in inputs), produced.sources
+        )
+        version = self.store.publish(dataset, partition, produced.frame, made)
+        self.backups.back_up(version, dataset.declaration.backup.target, self.settings.actor)
+        return self.store.get_by_id(version.id)
+
+    def produce(
+        self, key: str, partition: str = NO_PARTITION, run_id: str | None = None
+    ) -> DatasetVersion:
+        """All three steps for one partition, without Dagster."""
+        dataset = self.catalog.get(key)
+        inputs, read = {}, []
+        for up in dataset.declaration.upstream:
+            parts = self.upstream_partitions(up, partition)
+            loaded = self.load_input(up, parts, key, run_id)
+            inputs[up] = loaded.frame
+            read += loaded.versions
+        return self.commit(
+            dataset, partition, self.compute(dataset, partition, inputs), read, run_id
+        )
+
+    def upstream_partitions(self, upstream: str, partition: str) -> list[str]:
+        """Which partitions of ``upstream`` a partition of a downstream dataset reads."""
+        if not self.catalog.declaration(upstream).is_partitioned:
+            return [NO_PARTITION]
+        if partition:
+            return [partition]
+        return [p for p in self.store.partitions(upstream) if self.store.current(upstream, p)]

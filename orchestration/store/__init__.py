@@ -1,0 +1,1 @@
+"""The versioned, encrypted object store: backends, envelope encryption, key store, versions."""

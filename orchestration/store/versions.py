@@ -1,0 +1,271 @@
+"""Immutable versions with write-audit-publish (C5.5-2).
+
+``publish`` stages a new version (encrypted object + ledger row), audits it (re-reads the
+object, checks checksum, decryption, content hash and declared schema), then promotes it or
+rejects it. Readers only ever get promoted versions, and every read is checksum-verified.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
+
+from orchestration.clock import Clock
+from orchestration.declarations.catalog import DeclaredDataset
+from orchestration.errors import IntegrityError, NotFound, NotReadable
+from orchestration.ledger import audit
+from orchestration.ledger.db import transaction
+from orchestration.ledger.tables import DatasetVersion, VersionInput, VersionStatus
+from orchestration.store.backends import ObjectBackend
+from orchestration.store.crypto import open_sealed, seal, sha256
+from orchestration.store.frames import EncodedFrame, decode
+from orchestration.store.keys import KeyStore
+
+NO_PARTITION = ""
+
+
+def associated_data(dataset: str, partition: str, object_key: str) -> str:
+    """What each ciphertext is bound to (GCM associated data)."""
+    return f"{dataset}|{partition}|{object_key}"
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who made a version and from what: the run, the actor, upstream versions, landing files."""
+
+    run_id: str | None
+    actor: str
+    inputs: tuple[int, ...] = ()
+    sources: Mapping[str, str] | None = None
+
+
+class VersionStore:
+    def __init__(
+        self, engine: Engine, keys: KeyStore, backend: ObjectBackend, clock: Clock
+    ) -> None:
+        self.engine, self.keys, self.backend, self.clock = engine, keys, backend, clock
+
+    # -- writing ---------------------------------------------------------------------------
+    def publish(
+        self, dataset: DeclaredDataset, partition: str, frame: EncodedFrame, made: Provenance
+    ) -> DatasetVersion:
+        """Stage, audit, then promote; a version that fails its audit is rejected, not served."""
+        version = self.stage(dataset, partition, frame, made)
+        problems = self.audit_staged(dataset, version)
+        if problems:
+            self._set_status(version, VersionStatus.REJECTED, made.actor, "; ".join(problems))
+            raise IntegrityError(f"{version.label} was rejected: {'; '.join(problems)}")
+        return self._set_status(version, VersionStatus.PROMOTED, made.actor, None)
+
+    def stage(
+        self, dataset: DeclaredDataset, partition: str, frame: EncodedFrame, made: Provenance
+    ) -> DatasetVersion:
+        key = dataset.key
+        key_id, data_key = self.keys.key_for(key, partition, self.clock.now())
+        object_key = f"objects/{key}/{partition or '_'}/{uuid.uuid4().hex}.cstw"
+        envelope = seal(frame.parquet, data_key, associated_data(key, partition, object_key))
+        self.backend.put(object_key, envelope)
+        for _attempt in range(20):  # PostgreSQL: concurrent writers may race for a number
+            try:
+                with transaction(self.engine) as s:
+                    number = (
+                        s.scalar(
+                            select(func.max(DatasetVersion.number)).where(
+                                DatasetVersion.dataset == key,
+                                DatasetVersion.partition == partition,
+                            )
+                        )
+                        or 0
+                    ) + 1
+                    version = DatasetVersion(
+                        dataset=key,
+                        partition=partition,
+                        number=number,
+                        status=VersionStatus.STAGED,
+                        object_key=object_key,
+                        checksum=sha256(envelope),
+                        content_hash=frame.content_hash,
+                        row_count=frame.row_count,
+                        byte_size=len(envelope),
+                        column_schema=frame.column_schema,
+                        sources=dict(made.sources or {}),
+                        key_id=key_id,
+                        declaration_revision=dataset.revision,
+                        run_id=made.run_id,
+                        actor=made.actor,
+                        created_at=self.clock.now(),
+                    )
+                    s.add(version)
+                    s.flush()
+                    s.add_all(
+                        VersionInput(version_id=version.id, input_version_id=i)
+                        for i in sorted(set(made.inputs))
+                    )
+                    audit.append(
+                        s,
+                        at=self.clock.now(),
+                        actor=made.actor,
+                        action="stage",
+                        dataset=key,
+                        partition=partition,
+                        version=number,
+                        detail={
+                            "run_id": made.run_id,
+                            "content_hash": frame.content_hash,
+                            "rows": frame.row_count,
+                            "inputs": sorted(set(made.inputs)),
+                            "declaration_revision": dataset.revision,
+                        },
+                    )
+                return self.get_by_id(version.id)
+            except SAIntegrityError:
+                continue
+        raise IntegrityError(f"{key} partition {partition!r}: could not allocate a version number")
+
+    def audit_staged(self, dataset: DeclaredDataset, version: DatasetVersion) -> list[str]:
+        """Re-read what was written: checksum, decryption, content hash, declared columns."""
+        try:
+            plaintext = self._read_plaintext(version)
+        except (IntegrityError, NotFound) as exc:
+            return [str(exc)]
+        declared = [c.name for c in dataset.declaration.columns]
+        written = list(decode(plaintext).columns)
+        if written != declared:
+            return [f"columns {written} differ from the declaration {declared}"]
+        return []
+
+    def _set_status(
+        self, version: DatasetVersion, status: str, actor: str, reason: str | None
+    ) -> DatasetVersion:
+        with transaction(self.engine) as s:
+            row = s.get(DatasetVersion, version.id, with_for_update=True)
+            assert row is not None
+            row.status, row.status_reason = status, reason
+            if status == VersionStatus.PROMOTED:
+                row.promoted_at = self.clock.now()
+            action = "promote" if status == VersionStatus.PROMOTED else "reject"
+            audit.append(
+                s,
+                at=self.clock.now(),
+                actor=actor,
+                action=action,
+                dataset=row.dataset,
+                partition=row.partition,
+                version=row.number,
+                detail={"reason": reason} if reason else {},
+            )
+        return self.get_by_id(version.id)
+
+    # -- reading ---------------------------------------------------------------------------
+    def read(
+        self, version: DatasetVersion, reader: str, actor: str, run_id: str | None = None
+    ) -> pd.DataFrame:
+        """The table of a promoted version, verified; the read is audit-logged (C5.4-1)."""
+        if version.status != VersionStatus.PROMOTED:
+            raise NotReadable(
+                f"{version.label} is {version.status}, not promoted: readers only "
+                "get promoted versions"
+            )
+        frame = decode(self._read_plaintext(version))
+        with transaction(self.engine) as s:
+            audit.append(
+                s,
+                at=self.clock.now(),
+                actor=actor,
+                action="read",
+                dataset=version.dataset,
+                partition=version.partition,
+                version=version.number,
+                detail={"reader": reader, "run_id": run_id},
+            )
+        return frame
+
+    def _read_plaintext(self, version: DatasetVersion) -> bytes:
+        envelope = self.backend.get(version.object_key)
+        if sha256(envelope) != version.checksum:
+            raise IntegrityError(
+                f"{version.label}: stored object does not match its checksum "
+                "(tampered or corrupt); it is not served"
+            )
+        return self.decrypt(version, envelope)
+
+    def decrypt(self, version: DatasetVersion, envelope: bytes) -> bytes:
+        """Decrypt an envelope of ``version`` and check it against the recorded content hash."""
+        key = self.keys.key_by_id(version.key_id, version.label)
+        plaintext = open_sealed(
+            envelope, key, associated_data(version.dataset, version.partition, version.object_key)
+        )
+        if sha256(plaintext) != version.content_hash:
+            raise IntegrityError(f"{version.label}: content does not match its content hash")
+        return plaintext
+
+    # -- queries ---------------------------------------------------------------------------
+    def get_by_id(self, version_id: int) -> DatasetVersion:
+        with transaction(self.engine) as s:
+            row = s.get(DatasetVersion, version_id)
+        if row is None:
+            raise NotFound(f"no version with id {version_id}")
+        return row
+
+    def get(self, dataset: str, partition: str, number: int) -> DatasetVersion:
+        with transaction(self.engine) as s:
+            row = s.scalar(
+                select(DatasetVersion).where(
+                    DatasetVersion.dataset == dataset,
+                    DatasetVersion.partition == partition,
+                    DatasetVersion.number == number,
+                )
+            )
+        if row is None:
+            where = f" partition {partition}" if partition else ""
+            raise NotFound(f"{dataset}{where} has no version {number}")
+        return row
+
+    def current(self, dataset: str, partition: str) -> DatasetVersion | None:
+        """The newest promoted version of a partition: what readers get."""
+        with transaction(self.engine) as s:
+            return s.scalar(
+                select(DatasetVersion)
+                .where(
+                    DatasetVersion.dataset == dataset,
+                    DatasetVersion.partition == partition,
+                    DatasetVersion.status == VersionStatus.PROMOTED,
+                )
+                .order_by(DatasetVersion.number.desc())
+                .limit(1)
+            )
+
+    def history(self, dataset: str, partition: str | None = None) -> list[DatasetVersion]:
+        query = select(DatasetVersion).where(DatasetVersion.dataset == dataset)
+        if partition is not None:
+            query = query.where(DatasetVersion.partition == partition)
+        with transaction(self.engine) as s:
+            return list(s.scalars(query.order_by(DatasetVersion.partition, DatasetVersion.number)))
+
+    def partitions(self, dataset: str) -> list[str]:
+        with transaction(self.engine) as s:
+            return list(
+                s.scalars(
+                    select(DatasetVersion.partition)
+                    .distinct()
+                    .where(DatasetVersion.dataset == dataset)
+                    .order_by(DatasetVersion.partition)
+                )
+            )
+
+    def by_ids(self, ids: Iterable[int]) -> list[DatasetVersion]:
+        with transaction(self.engine) as s:
+            return list(
+                s.scalars(
+                    select(DatasetVersion)
+                    .where(DatasetVersion.id.in_(list(ids)))
+                    .order_by(
+                        DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number
+                    )
+                )
+            )

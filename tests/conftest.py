@@ -1,0 +1,130 @@
+"""Shared fixtures: a steward on a temporary home, provider deliveries, a moto S3 server on
+loopback (a separate process, spoken to over HTTP) and a PostgreSQL schema per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from orchestration.clock import FixedClock
+from orchestration.demo.providers import write_deliveries
+from orchestration.settings import Settings
+from orchestration.steward import Steward
+
+PROJECT = Path(__file__).resolve().parent.parent
+DAYS = [date(2026, 11, 1), date(2026, 11, 2)]
+NOW = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
+
+
+def make_settings(home: Path, **overrides: str) -> Settings:
+    env = {
+        "STEWARD_PROJECT_DIR": str(PROJECT),
+        "STEWARD_HOME": str(home),
+        "STEWARD_ACTOR": "test:pytest",
+        **overrides,
+    }
+    return replace(Settings.from_env(env), clock=FixedClock(NOW))
+
+
+@pytest.fixture(scope="session")
+def deliveries(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two days of provider files, generated once and copied into each test's landing area."""
+    landing = tmp_path_factory.mktemp("deliveries")
+    write_deliveries(landing, DAYS)
+    return landing
+
+
+@pytest.fixture
+def settings(tmp_path: Path, deliveries: Path) -> Settings:
+    home = tmp_path / "home"
+    shutil.copytree(deliveries, home / "landing")
+    return make_settings(home)
+
+
+@pytest.fixture
+def steward(settings: Settings) -> Steward:
+    return Steward(settings)
+
+
+# -- S3 on loopback -----------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto server in its own process on a loopback port: boto3's real HTTP code path."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        proc.kill()
+        pytest.fail("moto server did not start")
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str):  # type: ignore[no-untyped-def]
+    """A fresh bucket with versioning on; returns (client, name)."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    name = f"steward-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return client, name
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A ledger URL on a fresh PostgreSQL schema, dropped afterwards.
+
+    Given by STEWARD_TEST_PG_URL (CI sets it); skipped without it unless STEWARD_REQUIRE_PG=1.
+    """
+    base = os.environ.get("STEWARD_TEST_PG_URL")
+    if not base:
+        if os.environ.get("STEWARD_REQUIRE_PG"):
+            pytest.fail("STEWARD_REQUIRE_PG is set but STEWARD_TEST_PG_URL is not")
+        pytest.skip("STEWARD_TEST_PG_URL is not set")
+    from sqlalchemy import text
+
+    from orchestration.ledger.db import make_engine
+
+    schema = f"steward_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
