@@ -10,6 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +61,7 @@ def cli(ctx: click.Context, as_of: str | None) -> None:
 @click.pass_obj
 def check(obj: Context, as_json: bool) -> None:
     """Validate every declaration, policy and suite reference; print every problem at once."""
-    from orchestration.declarations import load_catalog
+    from orchestration.declarations.loader import load_catalog
 
     try:
         catalog = load_catalog(obj.settings.project_root, set(obj.settings.backup_targets))
@@ -241,6 +242,96 @@ def restore(
         emit_json(result)
     else:
         out.print(f"restored {version.label} from {copy.location} (hash verified)")
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--version", "number", type=int, required=True)
+@click.option("--partition", default="", help="Partition (YYYY-MM-DD) of a daily dataset.")
+@click.option("--reason", required=True, help="Why readers may use this version anyway.")
+@click.option(
+    "--until",
+    "until",
+    default=None,
+    metavar="TIMESTAMP",
+    help="When the waiver expires (default: 7 days from now).",
+)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def waive(
+    obj: Context,
+    dataset: str,
+    number: int,
+    partition: str,
+    reason: str,
+    until: str | None,
+    as_json: bool,
+) -> None:
+    """Let readers use a quarantined version until the waiver expires (C5.5-4)."""
+    from orchestration.quality.ledger import grant_waiver
+
+    steward = obj.steward()
+    steward.catalog.get(dataset)
+    now = steward.clock.now()
+    expires = parse_instant(until) if until else now + timedelta(days=7)
+    version = steward.store.get(dataset, partition, number)
+    waiver = grant_waiver(steward.engine, version, reason, expires, steward.settings.actor, now)
+    result = {
+        "dataset": dataset,
+        "partition": partition or None,
+        "version": number,
+        "reason": waiver.reason,
+        "actor": waiver.actor,
+        "expires_at": waiver.expires_at.isoformat(),
+    }
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(
+            f"waived {version.label} until {waiver.expires_at.isoformat()} (by {waiver.actor})"
+        )
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option(
+    "--version",
+    "number",
+    type=int,
+    default=None,
+    help="Version to report on (default: the newest).",
+)
+@click.option("--partition", default="", help="Partition (YYYY-MM-DD) of a daily dataset.")
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder for the HTML and JSON reports.",
+)
+@click.pass_obj
+def report(obj: Context, dataset: str, number: int | None, partition: str, folder: Path) -> None:
+    """Write the quality report of one exact version for its recipients (C5.5-5)."""
+    from orchestration.errors import NotFound
+    from orchestration.quality.reports import build_report, write_report
+
+    steward = obj.steward()
+    declared = steward.catalog.get(dataset)
+    if number is None:
+        target = steward.store.latest(dataset, partition)
+        if target is None:
+            raise NotFound(f"{dataset} {partition} has no version to report on".rstrip())
+    else:
+        target = steward.store.get(dataset, partition, number)
+    data = build_report(
+        steward.engine, declared, steward.catalog.suite_of(dataset), target, steward.clock.now()
+    )
+    json_path, html_path = write_report(data, folder)
+    out.print(
+        f"{target.label}: {data['overall']['status']}"
+        f"{' (blocks use)' if data['overall']['blocks_use'] else ''}"
+    )
+    out.print(f"wrote {html_path}\nwrote {json_path}")
 
 
 @cli.group()

@@ -48,3 +48,7 @@ class KeyMissing(StewardError):
 
 class NotReadable(StewardError):
     """A reader asked for a version that is not promoted."""
+
+
+class QualityBlocked(NotReadable):
+    """A reader asked for a version that failed (or has not passed) its quality suite."""

@@ -16,12 +16,13 @@ import pandas as pd
 from sqlalchemy import Engine
 
 from orchestration.backup.service import BackupService
-from orchestration.declarations import Catalog, load_catalog
-from orchestration.declarations.catalog import DeclaredDataset
-from orchestration.errors import NotReadable
+from orchestration.declarations.catalog import Catalog, DeclaredDataset
+from orchestration.declarations.loader import load_catalog
 from orchestration.ingest.landing import read_delivery
 from orchestration.ledger.db import ledger_engine
 from orchestration.ledger.tables import DatasetVersion
+from orchestration.quality.evaluation import DimensionResult, evaluate
+from orchestration.quality.ledger import record_results
 from orchestration.settings import Settings
 from orchestration.store.backends import backend_for
 from orchestration.store.frames import EncodedFrame, conform, encode
@@ -33,6 +34,7 @@ from orchestration.store.versions import NO_PARTITION, Provenance, VersionStore
 class Produced:
     """A computed table, encoded once, with the landing files it came from (ingest only)."""
 
+    table: pd.DataFrame
     frame: EncodedFrame
     sources: dict[str, str]
 
@@ -73,13 +75,7 @@ class Steward:
         """The promoted current versions of ``upstream``'s partitions, read and audit-logged."""
         frames, versions = [], []
         for partition in partitions:
-            version = self.store.current(upstream, partition)
-            if version is None:
-                where = f" partition {partition}" if partition else ""
-                raise NotReadable(
-                    f"{upstream}{where} has no promoted version for {reader} to "
-                    f"read; materialize {upstream} first"
-                )
+            version = self.store.readable(upstream, partition, reader)
             frames.append(self.store.read(version, reader, self.settings.actor, run_id))
             versions.append(version)
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
@@ -91,10 +87,12 @@ class Steward:
         decl = dataset.declaration
         if decl.is_ingest:
             delivery = read_delivery(self.settings.landing_dir, decl, partition or None)
-            return Produced(encode(delivery.frame), delivery.sources)
+            return Produced(delivery.frame, encode(delivery.frame), delivery.sources)
         assert dataset.transform is not None
-        frame = dataset.transform(inputs, partition or None)
-        return Produced(encode(conform(frame, decl, f"transform {decl.transform}")), {})
+        table = conform(
+            dataset.transform(inputs, partition or None), decl, f"transform {decl.transform}"
+        )
+        return Produced(table, encode(table), {})
 
     def commit(
         self,
@@ -104,13 +102,47 @@ class Steward:
         inputs: Sequence[DatasetVersion],
         run_id: str | None,
     ) -> DatasetVersion:
-        """Publish a new version and copy it to the dataset's backup target (C5.4-3)."""
+        """Publish a new version through its quality gate and back it up (C5.4-3).
+
+        A version failing its suite is kept, quarantined, and backed up like any other, so a
+        waiver can later release it; readers never get it unless waived (C5.5-4).
+        """
         made = Provenance(
             run_id, self.settings.actor, tuple(v.id for v in inputs), produced.sources
         )
-        version = self.store.publish(dataset, partition, produced.frame, made)
+
+        def gate(version: DatasetVersion) -> str | None:
+            results = self.evaluate_quality(dataset, partition, produced.table, run_id)
+            declared = self.catalog.suite_of(dataset.key)
+            record_results(
+                self.engine,
+                version,
+                results,
+                declared.suite.name,
+                declared.revision,
+                self.settings.actor,
+                self.clock.now(),
+            )
+            blocking = [f"{r.dimension} {r.status}" for r in results if r.blocks]
+            return f"quality suite: {', '.join(blocking)}" if blocking else None
+
+        version = self.store.publish(dataset, partition, produced.frame, made, gate)
         self.backups.back_up(version, dataset.declaration.backup.target, self.settings.actor)
         return self.store.get_by_id(version.id)
+
+    def evaluate_quality(
+        self, dataset: DeclaredDataset, partition: str, table: pd.DataFrame, run_id: str | None
+    ) -> list[DimensionResult]:
+        """Run the dataset's suite; reference checks read the other dataset's readable
+        version of the same partition (or all of it, if unpartitioned)."""
+        reader = f"quality check of {dataset.key}"
+
+        def references(key: str) -> pd.DataFrame:
+            parts = self.upstream_partitions(key, partition)
+            return self.load_input(key, parts, reader, run_id).frame
+
+        suite = self.catalog.suite_of(dataset.key).suite
+        return evaluate(suite, table, dataset.declaration.classification, references)
 
     def produce(
         self, key: str, partition: str = NO_PARTITION, run_id: str | None = None
@@ -133,4 +165,4 @@ class Steward:
             return [NO_PARTITION]
         if partition:
             return [partition]
-        return [p for p in self.store.partitions(upstream) if self.store.current(upstream, p)]
+        return [p for p in self.store.partitions(upstream) if self.store.latest(upstream, p)]

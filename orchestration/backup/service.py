@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from orchestration.clock import Clock
 from orchestration.errors import IntegrityError, KeyMissing, NotFound
@@ -44,8 +45,8 @@ class BackupService:
         self.engine, self.versions, self.targets, self.clock = engine, versions, targets, clock
 
     def back_up(self, version: DatasetVersion, target: str, actor: str) -> BackupCopy:
-        """Copy a promoted version to ``target``; a second call for the same copy is a no-op."""
-        existing = next((c for c in version.backups if c.target == target), None)
+        """Copy a promoted version to ``target``; once copied, later calls return that copy."""
+        existing = self._copy_on(version.id, target)
         if existing is not None:
             return existing
         envelope = self.versions.backend.get(version.object_key)
@@ -54,31 +55,46 @@ class BackupService:
                 f"{version.label}: store object does not match its checksum; not backed up"
             )
         stored = self._target(target).put(version.object_key, envelope)
-        with transaction(self.engine) as s:
-            copy = BackupCopy(
-                version_id=version.id,
-                target=target,
-                location=stored.uri,
-                object_version_id=stored.version_id,
-                checksum=version.checksum,
-                created_at=self.clock.now(),
-            )
-            s.add(copy)
-            audit.append(
-                s,
-                at=self.clock.now(),
-                actor=actor,
-                action="backup",
-                dataset=version.dataset,
-                partition=version.partition,
-                version=version.number,
-                detail={
-                    "target": target,
-                    "location": stored.uri,
-                    "object_version_id": stored.version_id,
-                },
-            )
+        try:
+            with transaction(self.engine) as s:
+                copy = BackupCopy(
+                    version_id=version.id,
+                    target=target,
+                    location=stored.uri,
+                    object_version_id=stored.version_id,
+                    checksum=version.checksum,
+                    created_at=self.clock.now(),
+                )
+                s.add(copy)
+                audit.append(
+                    s,
+                    at=self.clock.now(),
+                    actor=actor,
+                    action="backup",
+                    dataset=version.dataset,
+                    partition=version.partition,
+                    version=version.number,
+                    detail={
+                        "target": target,
+                        "location": stored.uri,
+                        "object_version_id": stored.version_id,
+                    },
+                )
+        except SAIntegrityError:
+            # Another process recorded its copy of the same bytes first: that one counts.
+            winner = self._copy_on(version.id, target)
+            if winner is None:
+                raise
+            return winner
         return copy
+
+    def _copy_on(self, version_id: int, target: str) -> BackupCopy | None:
+        with transaction(self.engine) as s:
+            return s.scalar(
+                select(BackupCopy).where(
+                    BackupCopy.version_id == version_id, BackupCopy.target == target
+                )
+            )
 
     def verify(self, actor: str) -> Iterator[CopyCheck]:
         """Re-read every copy: checksum, decryption and content hash; results go to the ledger."""

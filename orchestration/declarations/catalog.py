@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestration.declarations.models import DatasetDeclaration, RetentionPolicy
 from orchestration.errors import NotFound
+
+if TYPE_CHECKING:
+    from orchestration.quality.suites import SuiteFile
 
 
 @dataclass(frozen=True)
@@ -26,10 +29,22 @@ class DeclaredDataset:
 
 
 @dataclass(frozen=True)
+class DeclaredSuite:
+    suite: SuiteFile
+    path: Path
+    revision: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     datasets: dict[str, DeclaredDataset]
     policies: dict[str, RetentionPolicy]
-    suites: dict[str, Path]
+    suites: dict[str, DeclaredSuite]
+
+    def suite_of(self, key: str) -> DeclaredSuite:
+        name = self.declaration(key).quality_suite
+        assert name is not None, "every dataset declares a suite (checked at load)"
+        return self.suites[name]
 
     def get(self, key: str) -> DeclaredDataset:
         try:

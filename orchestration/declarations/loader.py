@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from orchestration.declarations.catalog import Catalog, DeclaredDataset
+from orchestration.declarations.catalog import Catalog, DeclaredDataset, DeclaredSuite
 from orchestration.declarations.models import DatasetDeclaration, RetentionPolicy
 from orchestration.declarations.rules import check_rules
 from orchestration.errors import DeclarationErrors
+from orchestration.quality.suites import SuiteFile, suite_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -54,12 +55,33 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             )
         policies[policy.name] = policy
 
-    suites_dir = project_root / "quality_suites"
-    suites = {p.stem: p for p in sorted(suites_dir.glob("*.yaml"))} if suites_dir.is_dir() else {}
+    suites: dict[str, DeclaredSuite] = {}
+    for path in _yaml_files(project_root / "quality_suites", problems):
+        parsed_suite = _parse(path, SuiteFile, project_root, problems)
+        if parsed_suite is None:
+            continue
+        suite, revision = parsed_suite
+        if path.stem != suite.name:
+            problems.append(
+                f"{_rel(path, project_root)}: field name: {suite.name!r} must match the file name"
+            )
+        suites[suite.name] = DeclaredSuite(suite, path, revision)
 
     where = {key: _rel(path, project_root) for key, (_, path, _) in datasets.items()}
     decls = {key: d for key, (d, _, _) in datasets.items()}
     problems += check_rules(decls, where, policies, set(suites), backup_targets)
+    for declared in suites.values():
+        decl = decls.get(declared.suite.dataset)
+        if decl is None or decl.quality_suite != declared.suite.name:
+            problems.append(
+                f"{_rel(declared.path, project_root)}: field dataset: no dataset "
+                f"declares this suite ({declared.suite.dataset!r})"
+            )
+            continue
+        problems += [
+            f"{_rel(declared.path, project_root)}: field {field}: {text}"
+            for field, text in suite_problems(declared.suite, decl, decls)
+        ]
 
     transforms: dict[str, Callable[..., Any] | None] = {}
     for key, decl in decls.items():
@@ -75,6 +97,21 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
         policies=policies,
         suites=suites,
     )
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A reviewer reads the first of two equal keys; YAML would keep the last. Refuse both."""
+
+    def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 def _yaml_files(folder: Path, problems: list[str]) -> list[Path]:
@@ -95,7 +132,7 @@ def _parse(path: Path, model: type[M], root: Path, problems: list[str]) -> tuple
     where = _rel(path, root)
     raw = path.read_bytes()
     try:
-        data = yaml.safe_load(raw)
+        data = yaml.load(raw, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" line {mark.line + 1}" if mark is not None else ""

@@ -12,25 +12,38 @@ from orchestration.declarations.models import (
     Zone,
 )
 
-# Special care-required personal information (APPI art. 2(3); guideline appendix). Column names
-# containing one of these are refused (C5.2-4).
-SPECIAL_CARE_TERMS = (
-    "race",
-    "ethnic",
-    "creed",
-    "religion",
-    "social_status",
-    "medical",
-    "disease",
-    "diagnos",
-    "disabilit",
-    "health_check",
-    "checkup",
-    "criminal",
-    "conviction",
-    "arrest",
-    "crime_victim",
-    "juvenile",
+# Special care-required personal information (APPI art. 2(3); guideline appendix). A column
+# named like one is refused (C5.2-4). English names are matched as whole words of a snake_case
+# name ("race" refuses race_group, not trace_id); Japanese ones anywhere in the name.
+SPECIAL_CARE_WORDS = frozenset(
+    {
+        "race",
+        "racial",
+        "ethnic",
+        "ethnicity",
+        "creed",
+        "religion",
+        "religious",
+        "belief",
+        "medical",
+        "disease",
+        "illness",
+        "diagnosis",
+        "disability",
+        "disabilities",
+        "disabled",
+        "handicap",
+        "criminal",
+        "crime",
+        "conviction",
+        "arrest",
+        "prosecution",
+        "juvenile",
+        "caste",
+    }
+)
+SPECIAL_CARE_PHRASES = ("social_status", "health_check", "medical_history", "crime_victim")
+SPECIAL_CARE_JAPANESE = (
     "人種",
     "民族",
     "信条",
@@ -46,6 +59,17 @@ SPECIAL_CARE_TERMS = (
     "逮捕歴",
     "被害歴",
 )
+
+
+def looks_special_care(column: str) -> bool:
+    name = unicodedata.normalize("NFKC", column).lower()
+    words = name.split("_")
+    padded = f"_{name}_"
+    return (
+        any(word.rstrip("s") in SPECIAL_CARE_WORDS or word in SPECIAL_CARE_WORDS for word in words)
+        or any(f"_{phrase}" in padded for phrase in SPECIAL_CARE_PHRASES)
+        or any(term in name for term in SPECIAL_CARE_JAPANESE)
+    )
 
 
 def check_rules(
@@ -85,7 +109,13 @@ def check_rules(
                     f"data flows one way, Railway OS to City OS: {up!r} "
                     "(city_os) cannot feed a rail_os dataset (C3.3-3)",
                 )
-        if d.quality_suite is not None and d.quality_suite not in suites:
+        if d.quality_suite is None:
+            problem(
+                "quality_suite",
+                "every dataset names its quality suite, whose checks "
+                "confirm accuracy, completeness and consistency (C5.5-1)",
+            )
+        elif d.quality_suite not in suites:
             problem("quality_suite", f"no suite file quality_suites/{d.quality_suite}.yaml")
         if backup_targets is not None and d.backup.target not in backup_targets:
             problem(
@@ -134,8 +164,7 @@ def check_rules(
                 "special care-required personal information is never acquired (C5.2-4)",
             )
         for i, col in enumerate(d.columns):
-            folded = unicodedata.normalize("NFKC", col.name).lower()
-            if any(term in folded for term in SPECIAL_CARE_TERMS):
+            if looks_special_care(col.name):
                 problem(
                     f"columns.{i}.name",
                     f"{col.name!r} looks like special care-required "

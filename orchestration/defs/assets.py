@@ -1,22 +1,31 @@
 """One Dagster asset per declared dataset, grouped by zone."""
 
 import warnings
+from collections.abc import Iterator
 from datetime import datetime
 
 from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
     AssetExecutionContext,
     AssetIn,
     AssetKey,
     AssetsDefinition,
+    AutomationCondition,
     BetaWarning,
     DailyPartitionsDefinition,
     DataVersion,
+    MetadataValue,
     Output,
     asset,
 )
 
 from orchestration.declarations.catalog import DeclaredDataset
 from orchestration.defs.metadata import declaration_metadata
+from orchestration.ledger.tables import DatasetVersion
+from orchestration.quality.ledger import results_for
+from orchestration.quality.suites import Dimension
 from orchestration.steward import Steward
 from orchestration.store.versions import NO_PARTITION
 
@@ -45,8 +54,10 @@ def build_asset(steward: Steward, dataset: DeclaredDataset) -> AssetsDefinition:
         else None
     )
 
+    key = asset_key(decl.key)
+
     @asset(
-        key=asset_key(decl.key),
+        key=key,
         group_name=decl.zone.value,
         description=decl.description,
         owners=[decl.owner],
@@ -56,14 +67,61 @@ def build_asset(steward: Steward, dataset: DeclaredDataset) -> AssetsDefinition:
         ins={input_name(up): AssetIn(key=asset_key(up)) for up in decl.upstream},
         partitions_def=partitions,
         io_manager_key=IO_MANAGER_KEY,
+        check_specs=[
+            AssetCheckSpec(dim.value, asset=key, blocking=True, description=DIMENSION_DOC[dim])
+            for dim in Dimension
+        ],
+        # Declarative automation: a derived dataset follows its upstream, but only once every
+        # blocking check of its upstream passed (C5.5-4, second layer).
+        automation_condition=None
+        if decl.is_ingest
+        else AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed(),
     )
     def _materialize(context: AssetExecutionContext, **inputs):  # type: ignore[no-untyped-def]
         partition = context.partition_key if context.has_partition_key else NO_PARTITION
         frames = {up: inputs[input_name(up)] for up in decl.upstream}
         produced = steward.compute(dataset, partition, frames)
-        return Output(produced, data_version=DataVersion(produced.frame.content_hash))
+        # The IO manager commits the version (and runs its suite) when this output is yielded.
+        yield Output(produced, data_version=DataVersion(produced.frame.content_hash))
+        version = steward.store.written_by_run(decl.key, partition, context.run_id)
+        yield from check_results(steward, version)
 
     return _materialize
+
+
+DIMENSION_DOC = {
+    Dimension.ACCURACY: "Values are right: ranges, sets, formats, reference values (C5.5-1).",
+    Dimension.COMPLETENESS: "Nothing is missing: required values, rows, stations, hours (C5.5-1).",
+    Dimension.CONSISTENCY: "Values agree: keys, pair rules, other datasets (C5.5-1).",
+}
+
+
+def check_results(steward: Steward, version: DatasetVersion) -> Iterator[AssetCheckResult]:
+    """One blocking result per dimension, from the ledger: counts only, never a value."""
+    for result in results_for(steward.engine, version.id):
+        failed = [
+            {
+                "check": c["type"],
+                "columns": c["columns"],
+                "status": c["status"],
+                "unexpected_count": c["unexpected_count"],
+            }
+            for c in result.checks["checks"]
+            if c["status"] not in ("passed", "skipped")
+        ]
+        yield AssetCheckResult(
+            check_name=result.dimension,
+            passed=result.status in ("passed", "warning"),
+            severity=AssetCheckSeverity.ERROR,
+            metadata={
+                "status": result.status,
+                "version": version.number,
+                "expectations_evaluated": result.evaluated,
+                "expectations_passed": result.passed,
+                "conforming_percent": result.conforming_percent,
+                "not_passed": MetadataValue.json(failed),
+            },
+        )
 
 
 def build_assets(steward: Steward) -> list[AssetsDefinition]:

@@ -31,6 +31,7 @@ def materialize_datasets(
     partition: str | None = None,
     run_tags: dict[str, str] | None = None,
     raise_on_error: bool = True,
+    log_level: str = "WARNING",
 ) -> ExecuteInProcessResult:
     """Materialize ``keys`` (one partition of them, if given) through the Dagster path."""
     assets_defs = build_assets(steward)
@@ -44,5 +45,5 @@ def materialize_datasets(
         },
         tags=run_tags,
         raise_on_error=raise_on_error,
-        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )

@@ -28,15 +28,22 @@ class StoreIOManager(IOManager):
         partitions = (
             list(context.asset_partition_keys) if context.has_asset_partitions else [NO_PARTITION]
         )
-        run_id, reader = context.step_context.run_id, context.op_def.name
+        run_id, reader = context.step_context.run_id, self._dataset_of_op(context.op_def.name)
         loaded = self.steward.load_input(upstream, partitions, reader, run_id)
         self._read.setdefault((run_id, reader), []).extend(loaded.versions)
         return loaded.frame
+
+    def _dataset_of_op(self, op_name: str) -> str:
+        """The dataset an asset's op materializes (op names are asset keys joined by __)."""
+        for key in self.steward.catalog.datasets:
+            if key.replace("/", "__") == op_name:
+                return key
+        return op_name
 
     def handle_output(self, context: OutputContext, obj: Produced) -> None:
         key = dataset_key(context.asset_key.path)
         dataset = self.steward.catalog.get(key)
         partition = context.partition_key if context.has_partition_key else NO_PARTITION
-        inputs = self._read.pop((context.run_id, context.op_def.name), [])
+        inputs = self._read.pop((context.run_id, key), [])
         version = self.steward.commit(dataset, partition, obj, inputs, context.run_id)
         context.add_output_metadata(version_metadata(version, dataset.declaration, inputs))

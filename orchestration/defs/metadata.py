@@ -53,6 +53,7 @@ def version_metadata(
     types = {c.name: c.type.value for c in decl.columns}
     return {
         "version": version.number,
+        "status": version.status,
         "content_hash": version.content_hash,
         "dagster/row_count": version.row_count,
         "dagster/column_schema": TableSchema(

@@ -198,6 +198,32 @@ def ic_gates(seed: int, day: date) -> pd.DataFrame:
     return frame.sort_values(["event_at", "gate_id", "card_pseudonym"]).reset_index(drop=True)
 
 
+def write_faulty_gate_delivery(landing_dir: Path, day: date) -> Path:
+    """Rewrite ``day``'s ic_gates delivery as it arrives after a faulty gate-controller firmware
+    update at Osaki (JY24); return the file.
+
+    The faults: every tap at Osaki's gates carries the garbled station code ``JY2?`` (about 9%
+    of the rows, so JY24 is missing from the day); about 2% of the card pseudonyms are cut to
+    12 characters; and after a reboot the controllers re-send part of their buffer, so about 3%
+    of the taps arrive twice. Columns and types are kept and no value is left empty, so the file
+    still passes ingest; its quality suite fails in accuracy, completeness and consistency.
+
+    The file is built from the clean delivery of the default seed (as ``write_deliveries``
+    writes it), so calling this again gives the same bytes, and
+    ``write_deliveries(landing_dir, [day])`` restores the clean file (it also writes the
+    snapshot deliveries, named by its first day, as always).
+    """
+    faulty = ic_gates(7, day)
+    rng = np.random.default_rng([_stable("faulty_ic_gates"), day.toordinal()])
+    osaki = faulty["gate_id"].str.startswith("JY24-")
+    faulty.loc[osaki, "station_code"] = "JY2?"
+    cut = rng.random(len(faulty)) < 0.02
+    faulty.loc[cut, "card_pseudonym"] = faulty.loc[cut, "card_pseudonym"].str[:12]
+    resent = np.flatnonzero(rng.random(len(faulty)) < 0.03)
+    faulty = pd.concat([faulty, faulty.iloc[resent]]).sort_index(kind="stable")
+    return write_delivery(landing_dir, "ic_gates", day, faulty.reset_index(drop=True))
+
+
 def station_master(seed: int, day: date) -> pd.DataFrame:
     """The published station list (fixed, no randomness)."""
     return pd.DataFrame(

@@ -1,28 +1,36 @@
-"""The demo story on the embedded defaults: providers deliver a few days of files, every
-dataset is materialized through Dagster, a provider re-delivers a corrected file, and the
-versions, their exact lineage, backups and the audit log are shown."""
+"""The demo story on the embedded defaults.
+
+Providers deliver a few days of files and every dataset is materialized through Dagster. A
+provider re-delivers a corrected camera file, giving a second version with its own lineage.
+The last day's IC-gate delivery arrives faulty: its version is quarantined, a later run of a
+downstream dataset alone is refused by the store, and after a corrected delivery passes, the
+downstream succeeds. Quality reports, backups and the audit log are checked at the end.
+"""
 
 from __future__ import annotations
 
 import os
 import shutil
 from datetime import date, timedelta
-from pathlib import Path
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from orchestration.demo.providers import write_deliveries
+from orchestration.demo.providers import ic_gates, write_deliveries, write_delivery
+from orchestration.demo.providers import write_faulty_gate_delivery as write_faulty_gates
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
 from orchestration.ledger.lineage import LineageNode, version_lineage
+from orchestration.quality.reports import build_report, write_report
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 
 FIRST_DAY = date(2026, 11, 1)
-CORRECTED = "rail_os/station_camera_detections"
+CAMERAS = "rail_os/station_camera_detections"
+GATES = "rail_os/ic_gate_events"
+OD_MATRIX = "city_os/od_matrix_daily"
 
 
 def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> None:
@@ -34,13 +42,36 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
         shutil.rmtree(settings.home)
     dagster_home = settings.home / "dagster_home"
     dagster_home.mkdir(parents=True, exist_ok=True)
+    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(dagster_home)
     steward = Steward(settings)
     catalog = steward.catalog
+    instance = DagsterInstance.get()
+
+    def materialize(keys: list[str], partition: str | None, what: str) -> bool:
+        result = materialize_datasets(
+            steward, keys, instance, partition, raise_on_error=False, log_level="CRITICAL"
+        )
+        state = "succeeded" if result.success else "FAILED"
+        out.print(f"run {result.run_id[:8]} {state}: {what}")
+        for event in result.get_step_failure_events():
+            error = event.step_failure_data.error
+            cause = error.cause.message if error and error.cause else error.message if error else ""
+            out.print(
+                f"  step {event.step_key} failed: {cause.strip().splitlines()[0]}",
+                markup=False,
+                highlight=False,
+            )
+        ran = {e.step_key for e in result.get_step_success_events()}
+        held = [k for k in keys if k.replace("/", "__") not in ran | result.get_failed_step_keys()]
+        if held:
+            out.print(f"  not run, behind a failed blocking check: {', '.join(held)}")
+        return result.success
+
     out.rule("1. Declarations")
     out.print(
-        f"{len(catalog.datasets)} datasets declared and valid; zones: "
-        f"{sorted({d.declaration.zone.value for d in catalog.datasets.values()})}"
+        f"{len(catalog.datasets)} datasets declared and valid, each with a quality suite; "
+        f"zones: {sorted({d.declaration.zone.value for d in catalog.datasets.values()})}"
     )
 
     out.rule("2. Providers deliver files to the landing area")
@@ -49,47 +80,64 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
     out.print(
         f"{len(files)} provider files for {day_list[0]}..{day_list[-1]} in {settings.landing_dir}"
     )
+    last = day_list[-1]
+    write_faulty_gates(settings.landing_dir, last)
+    out.print(f"the IC-gate delivery for {last} arrives faulty (a gate-controller firmware bug)")
 
     out.rule("3. Materialize every dataset through Dagster")
-    instance = DagsterInstance.get()
     order = catalog.in_dependency_order()
-    static = [k for k in order if not catalog.declaration(k).is_partitioned]
     daily = [k for k in order if catalog.declaration(k).is_partitioned]
-    _run(materialize_datasets(steward, static, instance), "unpartitioned datasets", out)
+    materialize([k for k in order if k not in daily], None, "unpartitioned datasets")
     for day in day_list:
-        _run(materialize_datasets(steward, daily, instance, day.isoformat()), str(day), out)
+        materialize(daily, day.isoformat(), f"daily datasets of {day}")
 
-    out.rule("4. A provider re-delivers a corrected file")
+    out.rule("4. The faulty delivery is quarantined and blocks its readers (C5.5-4)")
+    faulty = steward.store.latest(GATES, last.isoformat())
+    assert faulty is not None
+    out.print(
+        f"{faulty.label}: {faulty.status} ({', '.join(steward.store.failed_dimensions(faulty))})"
+    )
+    out.print(f"a later run of {OD_MATRIX} alone, for {last}:")
+    materialize([OD_MATRIX], last.isoformat(), f"{OD_MATRIX} {last}")
+    reports = settings.home / "reports"
+    _report(steward, faulty, reports, out)
+    write_delivery(settings.landing_dir, "ic_gates", last, ic_gates(7, last))
+    out.print(
+        "the operator corrects the delivery; the gate events and what is made from them run again:"
+    )
+    derived = [k for k in catalog.downstream_closure(GATES) if k in daily]
+    materialize([GATES, *derived], last.isoformat(), f"{GATES} and {', '.join(derived)}")
+    corrected = steward.store.latest(GATES, last.isoformat())
+    assert corrected is not None
+    _report(steward, corrected, reports, out)
+
+    out.rule("5. A provider re-delivers a corrected camera file")
     first = day_list[0].isoformat()
-    _correct_delivery(settings, steward, first)
-    derived = [
-        k for k in catalog.downstream_closure(CORRECTED) if catalog.declaration(k).is_partitioned
-    ]
-    _run(
-        materialize_datasets(steward, [CORRECTED, *derived], instance, first),
-        f"{CORRECTED} {first}, re-delivered, and what is derived from it",
-        out,
+    _withdraw_double_counts(settings, steward, first)
+    flows = [k for k in catalog.downstream_closure(CAMERAS) if k in daily]
+    materialize(
+        [CAMERAS, *flows], first, f"{CAMERAS} {first}, re-delivered, and {', '.join(flows)}"
     )
 
-    out.rule("5. Versions and exact lineage")
-    flow = derived[0]
-    table = Table(title=f"{flow} partition {first}")
-    for col in ("version", "status", "rows", "content hash", "backups"):
-        table.add_column(col)
-    history = steward.store.history(flow, first)
-    for v in history:
-        table.add_row(
-            str(v.number),
-            v.status,
-            str(v.row_count),
-            v.content_hash[:12],
-            ", ".join(c.location for c in v.backups),
-        )
-    out.print(table)
-    for v in history:
-        out.print(_tree(version_lineage(steward.engine, v.id), None))
+    out.rule("6. Versions and exact lineage (C5.5-2)")
+    for key, partition in ((flows[0], first), (OD_MATRIX, last.isoformat())):
+        history = steward.store.history(key, partition)
+        table = Table(title=f"{key} partition {partition}")
+        for col in ("version", "status", "rows", "content hash", "backups"):
+            table.add_column(col)
+        for v in history:
+            table.add_row(
+                str(v.number),
+                v.status,
+                str(v.row_count),
+                v.content_hash[:12],
+                ", ".join(c.location for c in v.backups),
+            )
+        out.print(table)
+        for v in history:
+            out.print(lineage_tree(version_lineage(steward.engine, v.id)))
 
-    out.rule("6. Backups and the audit log")
+    out.rule("7. Backups and the audit log")
     checks = list(steward.backups.verify(settings.actor))
     good = sum(c.ok for c in checks)
     out.print(f"backup verify: {good} of {len(checks)} copies re-read and verified")
@@ -101,7 +149,7 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
     if good != len(checks) or not report.ok:
         raise SystemExit(1)
 
-    out.rule("7. Open the operators' UI")
+    out.rule("8. Open the operators' UI")
     out.print(
         f"DAGSTER_HOME={dagster_home} STEWARD_HOME={settings.home} "
         ".venv/bin/dagster dev -w workspace.yaml"
@@ -109,26 +157,33 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
     out.print("then open http://127.0.0.1:3000 (asset groups: rail_os, city_os, member, open)")
 
 
-def _run(result, what: str, out: Console) -> None:  # type: ignore[no-untyped-def]
-    if not result.success:
-        raise SystemExit(f"materialization of {what} failed")
-    out.print(f"materialized {what}: run {result.run_id[:8]}")
+def _report(steward: Steward, version, folder, out: Console) -> None:  # type: ignore[no-untyped-def]
+    data = build_report(
+        steward.engine,
+        steward.catalog.get(version.dataset),
+        steward.catalog.suite_of(version.dataset),
+        version,
+        steward.clock.now(),
+    )
+    _, html = write_report(data, folder)
+    out.print(f"quality report for {version.label}: {data['overall']['status']} -> {html}")
 
 
-def _correct_delivery(settings: Settings, steward: Steward, day: str) -> None:
-    """The camera operator withdraws double-counted detections (the last tenth of the file)."""
-    landing = steward.catalog.declaration(CORRECTED).landing
+def _withdraw_double_counts(settings: Settings, steward: Steward, day: str) -> None:
+    """The camera operator withdraws double-counted detections (every tenth row)."""
+    landing = steward.catalog.declaration(CAMERAS).landing
     assert landing is not None
-    path: Path = settings.landing_dir / landing.folder / f"{day}.csv"
+    path = settings.landing_dir / landing.folder / f"{day}.csv"
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    frame.iloc[: int(len(frame) * 0.9)].to_csv(path, index=False)
+    frame[frame.index % 10 != 9].to_csv(path, index=False)
 
 
-def _tree(node: LineageNode, tree: Tree | None) -> Tree:
+def lineage_tree(node: LineageNode, tree: Tree | None = None) -> Tree:
+    """A version and, beneath it, the versions it was made from (or made from it)."""
     v = node.version
     part = f" [{v.partition}]" if v.partition else ""
-    label = f"{v.dataset}{part} v{v.number} ({v.content_hash[:12]})"
-    branch = tree.add(label) if tree else Tree(f"made from: {label}")
+    label = f"{v.dataset}{part} v{v.number} ({v.status}, {v.content_hash[:12]})"
+    branch = tree.add(label) if tree else Tree(label)
     for edge in node.edges:
-        _tree(edge, branch)
+        lineage_tree(edge, branch)
     return branch

@@ -125,7 +125,10 @@ def verify(session: Session) -> AuditReport:
             problems.append(f"entry {entry.seq} ({entry.action}): content was edited")
         prev_hash, expected_seq = entry.hash, entry.seq + 1
     head = session.get(AuditHead, 1)
-    if head is not None and (head.seq != expected_seq - 1 or head.hash != prev_hash):
+    if head is None:
+        if count:
+            problems.append("the log's head record is missing: the log was tampered with")
+    elif head.seq != expected_seq - 1 or head.hash != prev_hash:
         problems.append(
             f"the log ends at entry {expected_seq - 1} but its head records entry {head.seq}: "
             "entries at the end were deleted"

@@ -31,8 +31,12 @@ class Base(DeclarativeBase):
 
 
 class VersionStatus:
+    """staged -> promoted (suite passed) | quarantined (suite failed, C5.5-4) | rejected
+    (the written object failed its integrity audit)."""
+
     STAGED = "staged"
     PROMOTED = "promoted"
+    QUARANTINED = "quarantined"
     REJECTED = "rejected"
 
 
@@ -111,6 +115,39 @@ class Restore(Base):
     backup_copy_id: Mapped[int] = mapped_column(ForeignKey("backup_copies.id"))
     actor: Mapped[str] = mapped_column(String(160))
     restored_at: Mapped[datetime]
+
+
+class QualityResult(Base):
+    """One dimension of one version's quality suite (C5.5-1): counts and percentages only."""
+
+    __tablename__ = "quality_results"
+    __table_args__ = (UniqueConstraint("version_id", "dimension"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), index=True)
+    dimension: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    evaluated: Mapped[int] = mapped_column(Integer)
+    passed: Mapped[int] = mapped_column(Integer)
+    conforming_percent: Mapped[float | None]
+    checks: Mapped[dict[str, Any]] = mapped_column(doc="per expectation: counts, no values")
+    suite_name: Mapped[str] = mapped_column(String(160))
+    suite_revision: Mapped[str] = mapped_column(String(64))
+    evaluated_at: Mapped[datetime]
+
+
+class Waiver(Base):
+    """An operator's recorded decision to let readers use a quarantined version until
+    ``expires_at`` (C5.5-4)."""
+
+    __tablename__ = "waivers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(160))
+    granted_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class AuditEntry(Base):

@@ -8,7 +8,7 @@ rejects it. Readers only ever get promoted versions, and every read is checksum-
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -17,16 +17,27 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from orchestration.clock import Clock
 from orchestration.declarations.catalog import DeclaredDataset
-from orchestration.errors import IntegrityError, NotFound, NotReadable
+from orchestration.errors import IntegrityError, NotFound, NotReadable, QualityBlocked
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import DatasetVersion, VersionInput, VersionStatus
+from orchestration.ledger.tables import (
+    DatasetVersion,
+    QualityResult,
+    VersionInput,
+    VersionStatus,
+    Waiver,
+)
 from orchestration.store.backends import ObjectBackend
 from orchestration.store.crypto import open_sealed, seal, sha256
 from orchestration.store.frames import EncodedFrame, decode
 from orchestration.store.keys import KeyStore
 
 NO_PARTITION = ""
+SETTLED = (VersionStatus.PROMOTED, VersionStatus.QUARANTINED)
+
+# Decides, after the integrity audit, whether a staged version is quarantined: returns the
+# reason, or None to promote it.
+Gate = Callable[[DatasetVersion], str | None]
 
 
 def associated_data(dataset: str, partition: str, object_key: str) -> str:
@@ -52,14 +63,25 @@ class VersionStore:
 
     # -- writing ---------------------------------------------------------------------------
     def publish(
-        self, dataset: DeclaredDataset, partition: str, frame: EncodedFrame, made: Provenance
+        self,
+        dataset: DeclaredDataset,
+        partition: str,
+        frame: EncodedFrame,
+        made: Provenance,
+        gate: Gate | None = None,
     ) -> DatasetVersion:
-        """Stage, audit, then promote; a version that fails its audit is rejected, not served."""
+        """Stage, audit, then promote, or quarantine when ``gate`` names a reason (C5.5-4).
+
+        A version whose written object fails its integrity audit is rejected and raises.
+        """
         version = self.stage(dataset, partition, frame, made)
         problems = self.audit_staged(dataset, version)
         if problems:
             self._set_status(version, VersionStatus.REJECTED, made.actor, "; ".join(problems))
             raise IntegrityError(f"{version.label} was rejected: {'; '.join(problems)}")
+        reason = gate(version) if gate is not None else None
+        if reason is not None:
+            return self._set_status(version, VersionStatus.QUARANTINED, made.actor, reason)
         return self._set_status(version, VersionStatus.PROMOTED, made.actor, None)
 
     def stage(
@@ -148,7 +170,11 @@ class VersionStore:
             row.status, row.status_reason = status, reason
             if status == VersionStatus.PROMOTED:
                 row.promoted_at = self.clock.now()
-            action = "promote" if status == VersionStatus.PROMOTED else "reject"
+            action = {
+                VersionStatus.PROMOTED: "promote",
+                VersionStatus.QUARANTINED: "quarantine",
+                VersionStatus.REJECTED: "reject",
+            }[status]
             audit.append(
                 s,
                 at=self.clock.now(),
@@ -165,12 +191,8 @@ class VersionStore:
     def read(
         self, version: DatasetVersion, reader: str, actor: str, run_id: str | None = None
     ) -> pd.DataFrame:
-        """The table of a promoted version, verified; the read is audit-logged (C5.4-1)."""
-        if version.status != VersionStatus.PROMOTED:
-            raise NotReadable(
-                f"{version.label} is {version.status}, not promoted: readers only "
-                "get promoted versions"
-            )
+        """The table of a readable version, verified; the read is audit-logged (C5.4-1)."""
+        self.check_readable(version, reader)
         frame = decode(self._read_plaintext(version))
         with transaction(self.engine) as s:
             audit.append(
@@ -184,6 +206,59 @@ class VersionStore:
                 detail={"reader": reader, "run_id": run_id},
             )
         return frame
+
+    def readable(self, dataset: str, partition: str, reader: str) -> DatasetVersion:
+        """The version a reader of a partition gets: its newest settled version, if readable.
+
+        A newer version that failed its suite blocks readers; they do not silently fall back to
+        an older one (C5.5-4).
+        """
+        version = self.latest(dataset, partition)
+        if version is None:
+            where = f" partition {partition}" if partition else ""
+            raise NotReadable(
+                f"{dataset}{where} has no version for {reader} to read; materialize {dataset} first"
+            )
+        self.check_readable(version, reader)
+        return version
+
+    def check_readable(self, version: DatasetVersion, reader: str) -> None:
+        """Promoted versions are readable; quarantined ones only under an active waiver."""
+        if version.status == VersionStatus.PROMOTED:
+            return
+        if version.status == VersionStatus.QUARANTINED:
+            if self.active_waiver(version) is not None:
+                return
+            part = f" --partition {version.partition}" if version.partition else ""
+            raise QualityBlocked(
+                f"{version.label} failed its quality suite "
+                f"({', '.join(self.failed_dimensions(version)) or 'not evaluated'}) and is "
+                f"quarantined, so {reader} cannot read it (C5.5-4). To proceed: have the "
+                f"provider correct the delivery and materialize {version.dataset} again, or "
+                f"record a waiver: steward waive {version.dataset} --version {version.number}"
+                f"{part} --reason '...' --until YYYY-MM-DD"
+            )
+        raise NotReadable(
+            f"{version.label} is {version.status}, not promoted: readers only get promoted versions"
+        )
+
+    def failed_dimensions(self, version: DatasetVersion) -> list[str]:
+        with transaction(self.engine) as s:
+            rows = s.execute(
+                select(QualityResult.dimension, QualityResult.status)
+                .where(QualityResult.version_id == version.id)
+                .order_by(QualityResult.dimension)
+            ).all()
+        return [f"{dim} {status}" for dim, status in rows if status in ("failed", "error")]
+
+    def active_waiver(self, version: DatasetVersion) -> Waiver | None:
+        with transaction(self.engine) as s:
+            return s.scalar(
+                select(Waiver)
+                .where(Waiver.version_id == version.id, Waiver.expires_at > self.clock.now())
+                .order_by(Waiver.expires_at.desc())
+                .limit(1)
+            )
 
     def _read_plaintext(self, version: DatasetVersion) -> bytes:
         envelope = self.backend.get(version.object_key)
@@ -226,19 +301,36 @@ class VersionStore:
             raise NotFound(f"{dataset}{where} has no version {number}")
         return row
 
-    def current(self, dataset: str, partition: str) -> DatasetVersion | None:
-        """The newest promoted version of a partition: what readers get."""
+    def latest(self, dataset: str, partition: str) -> DatasetVersion | None:
+        """The newest settled (promoted or quarantined) version of a partition."""
         with transaction(self.engine) as s:
             return s.scalar(
                 select(DatasetVersion)
                 .where(
                     DatasetVersion.dataset == dataset,
                     DatasetVersion.partition == partition,
-                    DatasetVersion.status == VersionStatus.PROMOTED,
+                    DatasetVersion.status.in_(SETTLED),
                 )
                 .order_by(DatasetVersion.number.desc())
                 .limit(1)
             )
+
+    def written_by_run(self, dataset: str, partition: str, run_id: str) -> DatasetVersion:
+        """The newest version of a partition that run ``run_id`` wrote."""
+        with transaction(self.engine) as s:
+            row = s.scalar(
+                select(DatasetVersion)
+                .where(
+                    DatasetVersion.dataset == dataset,
+                    DatasetVersion.partition == partition,
+                    DatasetVersion.run_id == run_id,
+                )
+                .order_by(DatasetVersion.number.desc())
+                .limit(1)
+            )
+        if row is None:
+            raise NotFound(f"run {run_id} wrote no version of {dataset} {partition}".rstrip())
+        return row
 
     def history(self, dataset: str, partition: str | None = None) -> list[DatasetVersion]:
         query = select(DatasetVersion).where(DatasetVersion.dataset == dataset)

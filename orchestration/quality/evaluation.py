@@ -1,0 +1,267 @@
+"""Evaluating a suite against one version's table.
+
+GX Core runs the GX expectations (ephemeral context, progress bars and analytics off, imported
+only here because the import costs seconds). The cross-dataset reference check is ours. What
+comes out is built field by field from counts and percentages: raw unexpected values, row
+indices and, for personal, pseudonymized or confidential data, observed values never leave
+this module (design invariant 1).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from orchestration.declarations.models import Classification
+from orchestration.quality.suites import (
+    COUNT_OBSERVATIONS,
+    Dimension,
+    ExpectationEntry,
+    Severity,
+    SuiteFile,
+)
+
+SENSITIVE = {Classification.PERSONAL, Classification.PSEUDONYMIZED, Classification.CONFIDENTIAL}
+PASSED, FAILED, WARNING, ERROR, NOT_EVALUATED = "passed", "failed", "warning", "error", "skipped"
+
+# Loads the readable table of another dataset for a reference check: (dataset) -> frame.
+ReferenceLoader = Callable[[str], pd.DataFrame]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One expectation's outcome: counts and thresholds, never a data value."""
+
+    type: str
+    dimension: str
+    severity: str
+    description: str
+    description_ja: str | None
+    columns: list[str]
+    threshold: dict[str, Any]
+    status: str  # passed | failed | error | skipped
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    observed_value: Any = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class DimensionResult:
+    dimension: str
+    status: str  # passed | warning | failed | error | skipped
+    evaluated: int
+    passed: int
+    conforming_percent: float | None
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def blocks(self) -> bool:
+        return self.status in (FAILED, ERROR)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "blocks": self.blocks}
+
+
+def evaluate(
+    suite: SuiteFile,
+    frame: pd.DataFrame,
+    classification: Classification,
+    references: ReferenceLoader,
+) -> list[DimensionResult]:
+    sensitive = classification in SENSITIVE
+    checks = _run_gx(suite.gx_entries(), frame, sensitive) if suite.gx_entries() else []
+    checks += [_run_reference(e, frame, references, sensitive) for e in suite.reference_entries()]
+    return summarize(checks)
+
+
+def summarize(checks: Iterable[CheckResult]) -> list[DimensionResult]:
+    by_dim: dict[str, list[CheckResult]] = {d.value: [] for d in Dimension}
+    for check in checks:
+        by_dim[check.dimension].append(check)
+    results = []
+    for dim, items in by_dim.items():
+        evaluated = [c for c in items if c.status != NOT_EVALUATED]
+        blocking = [c for c in evaluated if c.severity == Severity.CRITICAL]
+        if not evaluated:
+            status = NOT_EVALUATED
+        elif any(c.status == ERROR for c in evaluated):
+            status = ERROR
+        elif any(c.status == FAILED for c in blocking):
+            status = FAILED
+        elif any(c.status == FAILED for c in evaluated):
+            status = WARNING
+        else:
+            status = PASSED
+        rowwise = [c.unexpected_percent for c in evaluated if c.unexpected_percent is not None]
+        conforming = (
+            round(100.0 - max(rowwise), 3)
+            if rowwise
+            else (100.0 if status in (PASSED, WARNING) else 0.0 if evaluated else None)
+        )
+        results.append(
+            DimensionResult(
+                dim,
+                status,
+                len(evaluated),
+                sum(c.status == PASSED for c in evaluated),
+                conforming,
+                items,
+            )
+        )
+    return results
+
+
+def _base(entry: ExpectationEntry) -> dict[str, Any]:
+    threshold = {
+        k: v
+        for k, v in entry.kwargs.items()
+        if k not in ("column", "column_list", "column_A", "column_B")
+    }
+    return {
+        "type": entry.type,
+        "dimension": entry.meta.dimension.value,
+        "severity": entry.severity.value,
+        "description": entry.meta.description,
+        "description_ja": entry.meta.description_ja,
+        "columns": entry.columns(),
+        "threshold": threshold,
+    }
+
+
+def _gx_context():  # type: ignore[no-untyped-def]
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    return context
+
+
+def to_gx_suite(suite: SuiteFile):  # type: ignore[no-untyped-def]
+    """The GX ``ExpectationSuite`` of a suite file's GX expectations, in file order; each
+    expectation's id is its position in the file unless the file gives one."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    gx_suite = gx.ExpectationSuite(name=suite.name, meta=dict(suite.meta))
+    for entry in suite.gx_entries():
+        gx_suite.add_expectation_configuration(
+            ExpectationConfiguration(
+                type=entry.type,
+                kwargs=dict(entry.kwargs),
+                meta=entry.meta.model_dump(),
+                severity=entry.severity.value,
+                id=entry.id or str(uuid.uuid4()),
+            )
+        )
+    return gx_suite
+
+
+def _run_gx(
+    entries: list[ExpectationEntry], frame: pd.DataFrame, sensitive: bool
+) -> list[CheckResult]:
+    context = _gx_context()
+    suite = to_gx_suite(SuiteFile(name="run", dataset="run/run", expectations=entries))
+    by_id = {exp.id: entry for exp, entry in zip(suite.expectations, entries, strict=True)}
+    source = context.data_sources.add_pandas("steward")
+    batch = source.add_dataframe_asset("version").add_batch_definition_whole_dataframe("all")
+    result = batch.get_batch(batch_parameters={"dataframe": frame}).validate(
+        suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}
+    )
+    outcomes: dict[int, CheckResult] = {}
+    for res in result.results:  # GX does not keep the suite's order
+        entry = by_id[res.expectation_config.id]
+        outcomes[entries.index(entry)] = _gx_outcome(entry, res, sensitive)
+    return [outcomes[i] for i in range(len(entries))]
+
+
+def _gx_outcome(entry: ExpectationEntry, res: Any, sensitive: bool) -> CheckResult:
+    base = _base(entry)
+    error = _error_of(res.exception_info)
+    if error is not None:
+        return CheckResult(**base, status=ERROR, error=_safe_error(error, sensitive))
+    r = res.result or {}
+    observed = r.get("observed_value")
+    keep = (not sensitive or entry.type in COUNT_OBSERVATIONS) and _is_scalar(observed)
+    return CheckResult(
+        **base,
+        status=PASSED if res.success else FAILED,
+        element_count=_int(r.get("element_count")),
+        unexpected_count=_int(r.get("unexpected_count")),
+        unexpected_percent=_float(r.get("unexpected_percent")),
+        observed_value=_plain(observed) if keep else None,
+    )
+
+
+def _run_reference(
+    entry: ExpectationEntry, frame: pd.DataFrame, references: ReferenceLoader, sensitive: bool
+) -> CheckResult:
+    """Every (columns) combination in this table exists in (dataset_columns) of ``dataset``."""
+    base = _base(entry)
+    kw = entry.kwargs
+    try:
+        reference = references(kw["dataset"])
+        left = frame[kw["columns"]].dropna().astype(str)
+        right = reference[kw["dataset_columns"]].dropna().astype(str)
+        right.columns = kw["columns"]
+        known = set(map(tuple, right.drop_duplicates().to_numpy()))
+        missing = sum(tuple(row) not in known for row in left.to_numpy())
+    except Exception as exc:  # a missing column or an unreadable reference is an error
+        return CheckResult(
+            **base, status=ERROR, error=_safe_error(f"{type(exc).__name__}: {exc}", sensitive)
+        )
+    total = len(left)
+    return CheckResult(
+        **base,
+        status=PASSED if missing == 0 else FAILED,
+        element_count=total,
+        unexpected_count=missing,
+        unexpected_percent=round(100.0 * missing / total, 3) if total else 0.0,
+    )
+
+
+def _safe_error(message: str, sensitive: bool) -> str:
+    """An error message may quote a value; for sensitive data only a missing-column message
+    (which names a declared column, not a value) is kept."""
+    if not sensitive or re.search(r"column .* does not exist|KeyError", message):
+        return message
+    return "the check raised an error; details are withheld because the data is sensitive"
+
+
+def _error_of(info: Any) -> str | None:
+    """GX reports exceptions per metric inside ``exception_info``; any raised one is an error."""
+    if not isinstance(info, dict):
+        return None
+    if info.get("raised_exception"):
+        return str(info.get("exception_message") or "exception")
+    for value in info.values():
+        if isinstance(value, dict) and value.get("raised_exception"):
+            return str(value.get("exception_message") or "exception")
+    return None
+
+
+def _is_scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (int, float, str, bool)) or hasattr(value, "item")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)

@@ -1,0 +1,224 @@
+"""Quality reports for data recipients (C5.5-5): one exact version, as JSON and as HTML.
+
+JSON uses ODCS dimension names and ODCS-style metrics and operators for each check, and a
+W3C DQV-style measurement list. HTML is self-contained, bilingual (Japanese and English),
+escapes every value it shows, and draws each dimension's score over the last versions.
+Reports carry counts, percentages and thresholds; observed values appear only where the
+evaluation kept them (never for personal, pseudonymized or confidential data).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import Engine, select
+
+from orchestration.declarations.catalog import DeclaredDataset, DeclaredSuite
+from orchestration.ledger.db import transaction
+from orchestration.ledger.tables import DatasetVersion, QualityResult, VersionStatus, Waiver
+from orchestration.quality.ledger import results_for, waivers_for
+
+HISTORY = 10
+ODCS_METRIC = {
+    "expect_column_values_to_not_be_null": "nullValues",
+    "expect_column_proportion_of_non_null_values_to_be_between": "nullValues",
+    "expect_column_values_to_be_unique": "duplicateValues",
+    "expect_compound_columns_to_be_unique": "duplicateValues",
+    "expect_table_row_count_to_be_between": "rowCount",
+}
+
+
+def tool_versions() -> dict[str, str]:
+    out = {}
+    for dist in ("city-steward", "great_expectations", "pandas", "dagster"):
+        try:
+            out[dist] = version(dist)
+        except PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def odcs_rule(check: dict[str, Any]) -> dict[str, Any]:
+    """The check as an ODCS quality rule: a library metric and a comparison operator."""
+    kw = check["threshold"]
+    metric = ODCS_METRIC.get(check["type"], "invalidValues")
+    if metric == "rowCount":
+        low, high = kw.get("min_value"), kw.get("max_value")
+        if low is not None and high is not None:
+            return {"metric": metric, "mustBeBetween": [low, high]}
+        if low is not None:
+            return {"metric": metric, "mustBeGreaterOrEqualTo": low}
+        return {"metric": metric, "mustBeLessOrEqualTo": high}
+    if "mostly" in kw:
+        return {
+            "metric": metric,
+            "unit": "percent",
+            "mustBeLessOrEqualTo": round(100 * (1 - kw["mostly"]), 4),
+        }
+    return {"metric": metric, "mustBe": 0}
+
+
+def build_report(
+    engine: Engine,
+    dataset: DeclaredDataset,
+    suite: DeclaredSuite,
+    target: DatasetVersion,
+    now: datetime,
+) -> dict[str, Any]:
+    decl = dataset.declaration
+    results = results_for(engine, target.id)
+    waivers = waivers_for(engine, target.id)
+    active = [w for w in waivers if w.expires_at > now]
+    blocked = target.status != VersionStatus.PROMOTED and not active
+    statuses = {r.dimension: r.status for r in results}
+    overall = (
+        "not_evaluated"
+        if not results
+        else "error"
+        if "error" in statuses.values()
+        else "failed"
+        if "failed" in statuses.values()
+        else "passed"
+    )
+    subject = f"{decl.key}/{target.partition or 'all'}/v{target.number}"
+    checks = [
+        {**c, "odcs": odcs_rule(c), "result": c["status"]}
+        for r in results
+        for c in r.checks["checks"]
+    ]
+    return {
+        "report_format": "city-steward quality report 1",
+        "generated_at": now.isoformat(),
+        "dataset": {
+            "key": decl.key,
+            "description": decl.description,
+            "zone": decl.zone.value,
+            "classification": decl.classification.value,
+            "owner": decl.owner,
+            "provider": {
+                "name": decl.provider.name,
+                "membership": decl.provider.membership.value,
+                "contract_id": decl.provider.contract_id,
+                "contact": decl.provider.contact,
+            },
+        },
+        "version": {
+            "number": target.number,
+            "partition": target.partition or None,
+            "content_hash": target.content_hash,
+            "rows": target.row_count,
+            "status": target.status,
+            "created_at": target.created_at.isoformat(),
+        },
+        "suite": {"name": suite.suite.name, "revision": suite.revision},
+        "tools": tool_versions(),
+        "overall": {"status": overall, "blocks_use": blocked},
+        "waivers": [_waiver(w, now) for w in waivers],
+        "dimensions": [
+            {
+                "dimension": r.dimension,
+                "status": r.status,
+                "evaluated": r.evaluated,
+                "passed": r.passed,
+                "conforming_percent": r.conforming_percent,
+            }
+            for r in results
+        ],
+        "checks": [c for c in checks if c["status"] != "skipped"],
+        "not_evaluated": [c for c in checks if c["status"] == "skipped"],
+        "measurements": [
+            {
+                "@type": "dqv:QualityMeasurement",
+                "dqv:computedOn": {"@id": f"urn:city-steward:{subject}"},
+                "dqv:isMeasurementOf": {
+                    "@id": f"urn:city-steward:metric:{r.dimension}:conforming",
+                    "dqv:inDimension": {"@id": f"dqv:{r.dimension}"},
+                },
+                "dqv:value": r.conforming_percent,
+                "unit": "percent",
+                "prov:generatedAtTime": r.evaluated_at.isoformat(),
+            }
+            for r in results
+        ],
+        "history": _history(engine, target),
+        "copyright": decl.copyright.model_dump(mode="json") if decl.copyright else None,
+    }
+
+
+def _waiver(w: Waiver, now: datetime) -> dict[str, Any]:
+    return {
+        "reason": w.reason,
+        "actor": w.actor,
+        "granted_at": w.granted_at.isoformat(),
+        "expires_at": w.expires_at.isoformat(),
+        "active": w.expires_at > now,
+    }
+
+
+def _history(engine: Engine, target: DatasetVersion) -> list[dict[str, Any]]:
+    """Dimension scores of the last versions of the same partition, oldest first."""
+    with transaction(engine) as s:
+        rows = s.execute(
+            select(DatasetVersion.number, QualityResult.dimension, QualityResult.conforming_percent)
+            .join(QualityResult, QualityResult.version_id == DatasetVersion.id)
+            .where(
+                DatasetVersion.dataset == target.dataset,
+                DatasetVersion.partition == target.partition,
+                DatasetVersion.number <= target.number,
+                DatasetVersion.number > target.number - HISTORY,
+            )
+            .order_by(DatasetVersion.number)
+        ).all()
+    by_version: dict[int, dict[str, float | None]] = {}
+    for number, dim, pct in rows:
+        by_version.setdefault(number, {})[dim] = pct
+    return [{"version": n, "scores": scores} for n, scores in by_version.items()]
+
+
+def render_html(report: dict[str, Any]) -> str:
+    env = Environment(
+        loader=PackageLoader("orchestration.quality", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+    )
+    return env.get_template("report.html.j2").render(r=report, charts=_charts(report))
+
+
+def _charts(report: dict[str, Any]) -> dict[str, str]:
+    """A small inline SVG polyline per dimension: its score (0-100 %) over the versions."""
+    charts = {}
+    history = report["history"]
+    for dim in ("accuracy", "completeness", "consistency"):
+        points = [(h["version"], h["scores"].get(dim)) for h in history]
+        points = [(v, p) for v, p in points if p is not None]
+        if not points:
+            continue
+        width, height, step = 160, 40, 160 / max(len(points) - 1, 1)
+        coords = " ".join(
+            f"{i * step:.1f},{height - p / 100 * height:.1f}" for i, (_, p) in enumerate(points)
+        )
+        charts[dim] = (
+            f'<svg class="spark" width="{width}" height="{height}" viewBox="-2 -2 '
+            f'{width + 4} {height + 4}" role="img" aria-label="{dim} score by version">'
+            f'<polyline fill="none" stroke="#2b6cb0" stroke-width="2" points="{coords}"/></svg>'
+        )
+    return charts
+
+
+def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    v = report["version"]
+    stem = (
+        f"{report['dataset']['key'].replace('/', '.')}"
+        f"{'.' + v['partition'] if v['partition'] else ''}.v{v['number']}"
+    )
+    json_path, html_path = folder / f"{stem}.quality.json", folder / f"{stem}.quality.html"
+    json_path.write_text(
+        json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
+    )
+    html_path.write_text(render_html(report), encoding="utf-8")
+    return json_path, html_path

@@ -1,0 +1,176 @@
+"""Quality suites as files: ``quality_suites/<zone>.<name>.yaml``, one per dataset.
+
+The file has the shape of a Great Expectations 1.x suite (``name``, ``expectations`` with
+``type``, ``kwargs``, ``severity``, ``meta``) and round-trips to ``gx.ExpectationSuite``. Every
+expectation carries ``meta.dimension`` (accuracy, completeness or consistency, C5.5-1) and a
+description a recipient can read. Cross-dataset checks, which GX has not for pandas, are
+declared in the same list with the ``expect_column_values_to_exist_in_dataset`` type.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from orchestration.declarations.models import DatasetDeclaration, DatasetKey
+
+
+class Dimension(StrEnum):
+    ACCURACY = "accuracy"
+    COMPLETENESS = "completeness"
+    CONSISTENCY = "consistency"
+
+
+class Severity(StrEnum):
+    """GX 1.x severities. Only a failed ``critical`` expectation blocks use (C5.5-4)."""
+
+    CRITICAL = "critical"
+    WARNING = "warning"
+    INFO = "info"
+
+
+REFERENCE_CHECK = "expect_column_values_to_exist_in_dataset"
+
+# The GX expectation types a suite may use, with the kwargs that name columns. Keeping the list
+# explicit lets ``steward check`` validate suites without importing GX (which is slow).
+GX_TYPES: dict[str, tuple[str, ...]] = {
+    "expect_column_values_to_not_be_null": ("column",),
+    "expect_column_values_to_be_null": ("column",),
+    "expect_column_values_to_be_between": ("column",),
+    "expect_column_values_to_be_in_set": ("column",),
+    "expect_column_values_to_not_be_in_set": ("column",),
+    "expect_column_values_to_match_regex": ("column",),
+    "expect_column_values_to_be_unique": ("column",),
+    "expect_column_value_lengths_to_be_between": ("column",),
+    "expect_column_min_to_be_between": ("column",),
+    "expect_column_max_to_be_between": ("column",),
+    "expect_column_mean_to_be_between": ("column",),
+    "expect_column_sum_to_be_between": ("column",),
+    "expect_column_proportion_of_non_null_values_to_be_between": ("column",),
+    "expect_column_distinct_values_to_contain_set": ("column",),
+    "expect_column_distinct_values_to_be_in_set": ("column",),
+    "expect_column_unique_value_count_to_be_between": ("column",),
+    "expect_column_pair_values_a_to_be_greater_than_b": ("column_A", "column_B"),
+    "expect_column_pair_values_to_be_equal": ("column_A", "column_B"),
+    "expect_compound_columns_to_be_unique": ("column_list",),
+    "expect_multicolumn_sum_to_equal": ("column_list",),
+    "expect_table_row_count_to_be_between": (),
+    "expect_table_columns_to_match_ordered_list": (),
+}
+# Expectations whose observed value is a count, never a data value: the only observed values
+# kept for personal, pseudonymized or confidential datasets.
+COUNT_OBSERVATIONS = frozenset({"expect_table_row_count_to_be_between"})
+
+
+class ExpectationMeta(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    dimension: Dimension
+    description: str = Field(min_length=1, description="What is checked, for recipients.")
+    description_ja: str | None = None
+
+
+class ExpectationEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str
+    kwargs: dict[str, Any] = Field(default_factory=dict)
+    severity: Severity = Severity.CRITICAL
+    meta: ExpectationMeta
+    id: str | None = None
+    rendered_content: Any = None
+    description: str | None = None
+    notes: Any = None
+
+    def columns(self) -> list[str]:
+        if self.type == REFERENCE_CHECK:
+            return list(self.kwargs.get("columns", []))
+        names: list[str] = []
+        for kwarg in GX_TYPES.get(self.type, ()):
+            value = self.kwargs.get(kwarg)
+            names += value if isinstance(value, list) else [value] if value else []
+        return names
+
+
+class SuiteFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    dataset: DatasetKey
+    expectations: list[ExpectationEntry] = Field(min_length=1)
+    meta: dict[str, Any] = Field(default_factory=dict)
+    notes: Any = None
+    id: str | None = None
+
+    def gx_entries(self) -> list[ExpectationEntry]:
+        return [e for e in self.expectations if e.type != REFERENCE_CHECK]
+
+    def reference_entries(self) -> list[ExpectationEntry]:
+        return [e for e in self.expectations if e.type == REFERENCE_CHECK]
+
+
+def suite_problems(
+    suite: SuiteFile, decl: DatasetDeclaration, decls: dict[str, DatasetDeclaration]
+) -> list[tuple[str, str]]:
+    """(field, problem) pairs: unknown types, datasets and columns; dimensions not covered."""
+    problems: list[tuple[str, str]] = []
+    declared = {c.name for c in decl.columns}
+    if suite.dataset != decl.key:
+        problems.append(("dataset", f"suite is for {suite.dataset!r}, declared by {decl.key!r}"))
+    for i, entry in enumerate(suite.expectations):
+        where = f"expectations.{i}"
+        if entry.type == REFERENCE_CHECK:
+            kw = entry.kwargs
+            if set(kw) != {"columns", "dataset", "dataset_columns"}:
+                problems.append(
+                    (f"{where}.kwargs", "needs exactly columns, dataset and dataset_columns")
+                )
+                continue
+            if len(kw["columns"]) != len(kw["dataset_columns"]) or not kw["columns"]:
+                problems.append((f"{where}.kwargs", "columns and dataset_columns pair up"))
+            target = decls.get(kw["dataset"])
+            if target is None:
+                problems.append((f"{where}.kwargs.dataset", f"unknown dataset {kw['dataset']!r}"))
+            elif target.key not in decl.upstream:
+                # Only an upstream dataset is sure to be there, readable, when this one is made.
+                problems.append(
+                    (
+                        f"{where}.kwargs.dataset",
+                        f"{target.key} is not an upstream dataset of {decl.key}",
+                    )
+                )
+            else:
+                problems += [
+                    (f"{where}.kwargs.dataset_columns", f"{target.key} has no column {c!r}")
+                    for c in kw["dataset_columns"]
+                    if target.column(c) is None
+                ]
+        elif entry.type not in GX_TYPES:
+            problems.append((f"{where}.type", f"unsupported expectation type {entry.type!r}"))
+            continue
+        problems += [
+            (f"{where}.kwargs", f"unknown column {c!r}")
+            for c in entry.columns()
+            if c not in declared
+        ]
+    seen: dict[tuple[str, tuple[str, ...]], int] = {}
+    for i, entry in enumerate(suite.expectations):
+        if entry.type == REFERENCE_CHECK:
+            continue
+        first = seen.setdefault((entry.type, tuple(entry.columns())), i)
+        if first != i:  # GX keeps one expectation per type and columns: the other is lost
+            problems.append(
+                (
+                    f"expectations.{i}",
+                    f"repeats expectations.{first} (same type and columns); merge them",
+                )
+            )
+    covered = {e.meta.dimension for e in suite.expectations}
+    problems += [
+        ("expectations", f"no expectation checks {dim.value} (C5.5-1)")
+        for dim in Dimension
+        if dim not in covered
+    ]
+    return problems
