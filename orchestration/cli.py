@@ -334,6 +334,132 @@ def report(obj: Context, dataset: str, number: int | None, partition: str, folde
     out.print(f"wrote {html_path}\nwrote {json_path}")
 
 
+@cli.command()
+@click.option(
+    "--dry-run", is_flag=True, help="Print the plan: what, where and why. Change nothing."
+)
+@click.option("--dataset", default=None, help="Only this dataset.")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def sweep(obj: Context, dry_run: bool, dataset: str | None, as_json: bool) -> None:
+    """Purge expired personal data everywhere it lives, irrecoverably (C5.2-11).
+
+    Exit 1 when a purge failed (an incident was recorded; it is retried next time).
+    """
+    from orchestration.retention.certificates import as_dict, summary
+    from orchestration.retention.sweep import Sweeper
+
+    sweeper = Sweeper(obj.steward())
+    if dry_run:
+        plan = sweeper.plan(dataset)
+        if as_json:
+            emit_json({"as_of": plan.as_of.isoformat(), "actions": plan.describe()})
+        else:
+            out.print(f"sweep plan as of {plan.as_of.isoformat()} (dry run, nothing changed):")
+            for line in plan.describe() or ["nothing is due"]:
+                out.print(f"  {line}", markup=False, highlight=False)
+        return
+    report = sweeper.run(dataset)
+    if as_json:
+        emit_json(
+            {
+                "as_of": report.plan.as_of.isoformat(),
+                "certificates": [as_dict(c) for c in report.certificates],
+                "held": [line for line in report.plan.describe() if line.startswith("HELD")],
+                "incidents": [{"dataset": i.dataset, **i.detail} for i in report.incidents],
+            }
+        )
+    else:
+        out.print(
+            f"sweep as of {report.plan.as_of.isoformat()}: "
+            f"{len(report.certificates)} purge(s), {len(report.incidents)} incident(s)"
+        )
+        for c in report.certificates:
+            out.print(f"  {summary(c)}", markup=False, highlight=False)
+        for d in report.plan.deferred:
+            out.print(
+                f"  HELD past its deadline: {d.dataset} {d.partition} ({d.hold_reason})",
+                markup=False,
+                highlight=False,
+            )
+        for i in report.incidents:
+            err.print(
+                f"  INCIDENT {i.kind} {i.dataset}: {i.detail.get('error')}",
+                markup=False,
+                highlight=False,
+            )
+    sys.exit(0 if report.ok else 1)
+
+
+@cli.command()
+@click.option("--dataset", default=None)
+@click.pass_obj
+def certificates(obj: Context, dataset: str | None) -> None:
+    """Export every purge certificate as JSON (C5.2-11 evidence)."""
+    from orchestration.retention.certificates import as_dict, list_certificates
+
+    emit_json([as_dict(c) for c in list_certificates(obj.steward().engine, dataset)])
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--partition", default=None, help="Only this partition (YYYY-MM-DD).")
+@click.option("--reason", required=True)
+@click.option("--until", default=None, metavar="TIMESTAMP", help="When the hold ends.")
+@click.pass_obj
+def hold(obj: Context, dataset: str, partition: str | None, reason: str, until: str | None) -> None:
+    """Suspend purging of DATASET (or one partition) under a legal hold."""
+    from orchestration.retention.holds import place_hold
+
+    steward = obj.steward()
+    placed = place_hold(
+        steward.engine,
+        steward.catalog,
+        dataset,
+        partition,
+        reason,
+        parse_instant(until) if until else None,
+        steward.settings.actor,
+        steward.clock.now(),
+    )
+    out.print(
+        f"hold {placed.id} on {dataset}{' ' + partition if partition else ''} "
+        f"by {placed.actor}" + (f" until {placed.until.isoformat()}" if placed.until else "")
+    )
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--partition", default=None)
+@click.pass_obj
+def release(obj: Context, dataset: str, partition: str | None) -> None:
+    """Release the legal hold(s) on DATASET (or one partition)."""
+    from orchestration.retention.holds import release_holds
+
+    steward = obj.steward()
+    steward.catalog.get(dataset)
+    released = release_holds(
+        steward.engine, dataset, partition, steward.settings.actor, steward.clock.now()
+    )
+    out.print(f"released {len(released)} hold(s) on {dataset}")
+
+
+@cli.command()
+@click.argument("dataset")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def retire(obj: Context, dataset: str, yes: bool) -> None:
+    """Purge every version of DATASET because its service ended; it is never made again."""
+    from orchestration.retention.certificates import summary
+    from orchestration.retention.sweep import Sweeper
+
+    steward = obj.steward()
+    steward.catalog.get(dataset)
+    if not yes:
+        click.confirm(f"Irrecoverably purge every version and copy of {dataset}?", abort=True)
+    out.print(summary(Sweeper(steward).retire(dataset)), markup=False, highlight=False)
+
+
 @cli.group()
 def backup() -> None:
     """Backups of promoted versions (C5.4-3)."""

@@ -18,9 +18,10 @@ from sqlalchemy import Engine
 from orchestration.backup.service import BackupService
 from orchestration.declarations.catalog import Catalog, DeclaredDataset
 from orchestration.declarations.loader import load_catalog
+from orchestration.errors import BadInput
 from orchestration.ingest.landing import read_delivery
-from orchestration.ledger.db import ledger_engine
-from orchestration.ledger.tables import DatasetVersion
+from orchestration.ledger.db import ledger_engine, transaction
+from orchestration.ledger.tables import DatasetVersion, RetiredDataset
 from orchestration.quality.evaluation import DimensionResult, evaluate
 from orchestration.quality.ledger import record_results
 from orchestration.settings import Settings
@@ -107,6 +108,7 @@ class Steward:
         A version failing its suite is kept, quarantined, and backed up like any other, so a
         waiver can later release it; readers never get it unless waived (C5.5-4).
         """
+        self.refuse_if_retired(dataset.key)
         made = Provenance(
             run_id, self.settings.actor, tuple(v.id for v in inputs), produced.sources
         )
@@ -129,6 +131,16 @@ class Steward:
         version = self.store.publish(dataset, partition, produced.frame, made, gate)
         self.backups.back_up(version, dataset.declaration.backup.target, self.settings.actor)
         return self.store.get_by_id(version.id)
+
+    def refuse_if_retired(self, key: str) -> None:
+        """A retired dataset's service ended: it is never materialized again (C5.2-11)."""
+        with transaction(self.engine) as s:
+            retired = s.get(RetiredDataset, key)
+        if retired is not None:
+            raise BadInput(
+                f"{key} was retired on {retired.retired_at.date()} (certificate "
+                f"{retired.certificate_id}); remove its declaration"
+            )
 
     def evaluate_quality(
         self, dataset: DeclaredDataset, partition: str, table: pd.DataFrame, run_id: str | None

@@ -162,8 +162,11 @@ def shared(tmp_path_factory: pytest.TempPathFactory, deliveries: Path) -> Settin
     """One home with data for the tests that only look at it (versions, lineage)."""
     home = tmp_path_factory.mktemp("shared") / "home"
     shutil.copytree(deliveries, home / "landing")
-    env = {"STEWARD_PROJECT_DIR": str(PROJECT), "STEWARD_HOME": str(home)}
-    env["STEWARD_ACTOR"] = "test:pytest"
+    env = {
+        "STEWARD_PROJECT_DIR": str(PROJECT),
+        "STEWARD_HOME": str(home),
+        "STEWARD_ACTOR": "test:pytest",
+    }
     clock = FixedClock(datetime(2026, 11, 5, 9, 0, tzinfo=UTC))
     return _produce(replace(Settings.from_env(env), clock=clock))
 

@@ -102,6 +102,7 @@ class BackupService:
             pairs = s.execute(
                 select(BackupCopy, DatasetVersion)
                 .join(DatasetVersion, BackupCopy.version_id == DatasetVersion.id)
+                .where(DatasetVersion.status != VersionStatus.PURGED)
                 .order_by(BackupCopy.id)
             ).all()
         for copy, version in pairs:
@@ -136,10 +137,15 @@ class BackupService:
     ) -> tuple[DatasetVersion, BackupCopy]:
         """Bring a version back into the store from a backup copy, verified by hash."""
         version = self.versions.get(dataset, partition, number)
-        if version.status != VersionStatus.PROMOTED:
+        if version.status == VersionStatus.PURGED:
             raise NotFound(
-                f"{version.label} is {version.status}; only promoted versions are "
-                "backed up and restorable"
+                f"{version.label} was purged on {version.purged_at:%Y-%m-%d}: "
+                f"{version.status_reason}; it cannot be restored"
+            )
+        if version.status not in (VersionStatus.PROMOTED, VersionStatus.QUARANTINED):
+            raise NotFound(
+                f"{version.label} is {version.status}; only promoted or quarantined versions "
+                "are backed up and restorable"
             )
         copies = [c for c in version.backups if target is None or c.target == target]
         if not copies:

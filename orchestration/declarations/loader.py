@@ -53,7 +53,12 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             problems.append(
                 f"{_rel(path, project_root)}: field name: {policy.name!r} must match the file name"
             )
-        policies[policy.name] = policy
+        elif policy.name in policies:
+            problems.append(
+                f"{_rel(path, project_root)}: field name: policy {policy.name!r} is declared twice"
+            )
+        else:
+            policies[policy.name] = policy
 
     suites: dict[str, DeclaredSuite] = {}
     for path in _yaml_files(project_root / "quality_suites", problems):
@@ -65,11 +70,23 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             problems.append(
                 f"{_rel(path, project_root)}: field name: {suite.name!r} must match the file name"
             )
-        suites[suite.name] = DeclaredSuite(suite, path, revision)
+        elif suite.name in suites:
+            problems.append(
+                f"{_rel(path, project_root)}: field name: suite {suite.name!r} is declared twice"
+            )
+        else:
+            suites[suite.name] = DeclaredSuite(suite, path, revision)
 
     where = {key: _rel(path, project_root) for key, (_, path, _) in datasets.items()}
     decls = {key: d for key, (d, _, _) in datasets.items()}
     problems += check_rules(decls, where, policies, set(suites), backup_targets)
+    for key, decl in decls.items():
+        named = suites.get(decl.quality_suite or "")
+        if named is not None and named.suite.dataset != key:
+            problems.append(
+                f"{where[key]}: field quality_suite: {decl.quality_suite!r} is the suite of "
+                f"{named.suite.dataset}, not of this dataset (C5.5-1)"
+            )
     for declared in suites.values():
         decl = decls.get(declared.suite.dataset)
         if decl is None or decl.quality_suite != declared.suite.name:

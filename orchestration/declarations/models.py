@@ -94,11 +94,19 @@ class Provider(Strict):
 
 
 class Column(Strict):
-    name: Name
+    name: str = Field(min_length=1, max_length=64, description="A lower-case identifier.")
     type: ColumnType
     role: ColumnRole = ColumnRole.PLAIN
     nullable: bool = False
     description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, name: str) -> str:
+        """Lower-case identifiers; Japanese names are allowed, as providers use them."""
+        if not name.isidentifier() or name != name.lower() or name.startswith("_"):
+            raise ValueError("must be a lower-case identifier such as station_code")
+        return name
 
 
 class Copyright(Strict):
@@ -241,9 +249,14 @@ class RetentionPolicy(Strict):
     period: str = Field(description="ISO 8601 duration, e.g. P7D, P1Y6M.")
     anchor: Anchor
     grace: str | None = Field(default=None, description="ISO 8601 duration added to the period.")
+    not_later_than: str | None = Field(
+        default=None,
+        description="ISO 8601 duration from the partition's end (or, unpartitioned, from its "
+        "first acquisition) after which the data is purged whatever the anchor says.",
+    )
     legal_hold_allowed: bool = True
 
-    @field_validator("period", "grace")
+    @field_validator("period", "grace", "not_later_than")
     @classmethod
     def _iso_duration(cls, value: str | None) -> str | None:
         if value is not None:

@@ -38,6 +38,7 @@ class VersionStatus:
     PROMOTED = "promoted"
     QUARANTINED = "quarantined"
     REJECTED = "rejected"
+    PURGED = "purged"  # a tombstone: the record stays, every copy and its key are gone
 
 
 class DatasetVersion(Base):
@@ -68,6 +69,8 @@ class DatasetVersion(Base):
     created_at: Mapped[datetime]
     promoted_at: Mapped[datetime | None]
     status_reason: Mapped[str | None] = mapped_column(Text)
+    purged_at: Mapped[datetime | None]
+    purge_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("purge_certificates.id"))
 
     backups: Mapped[list[BackupCopy]] = relationship(lazy="selectin", order_by="BackupCopy.id")
 
@@ -148,6 +151,94 @@ class Waiver(Base):
     actor: Mapped[str] = mapped_column(String(160))
     granted_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+
+
+class PurgeCertificate(Base):
+    """Evidence of one irrecoverable purge (C5.2-11): what, where, why, and its verification.
+    It names datasets, partitions, versions, object counts and key ids, never a data value."""
+
+    __tablename__ = "purge_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16), doc="expiry | rows | retire")
+    dataset: Mapped[str] = mapped_column(String(160), index=True)
+    partitions: Mapped[dict[str, Any]]
+    row_count: Mapped[int | None]
+    versions: Mapped[dict[str, Any]]
+    removed: Mapped[dict[str, Any]] = mapped_column(doc="objects removed per location")
+    keys_destroyed: Mapped[dict[str, Any]]
+    policy: Mapped[str | None] = mapped_column(String(64))
+    deadline: Mapped[datetime | None]
+    executed_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(160))
+    verification: Mapped[dict[str, Any]]
+
+
+class LegalHold(Base):
+    """A hold suspends purging of a dataset, or one partition of it, until released."""
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(160), index=True)
+    partition: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(160))
+    placed_at: Mapped[datetime]
+    until: Mapped[datetime | None]
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(160))
+
+
+class RetentionDeadline(Base):
+    """The computed deadline of a dataset partition, refreshed by every sweep."""
+
+    __tablename__ = "retention_deadlines"
+
+    dataset: Mapped[str] = mapped_column(String(160), primary_key=True)
+    partition: Mapped[str] = mapped_column(String(32), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(64))
+    deadline: Mapped[datetime | None]
+    basis: Mapped[str] = mapped_column(Text)
+    overdue_rows: Mapped[int | None]
+    computed_at: Mapped[datetime]
+
+
+class Incident(Base):
+    """Something to report to the governance committee (C4.1-3): a purge that failed, etc."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(32))
+    dataset: Mapped[str | None] = mapped_column(String(160))
+    partition: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]]
+    resolved_at: Mapped[datetime | None]
+
+
+class Lock(Base):
+    """A named lock held by one process until it is released or expires (SQLite and
+    PostgreSQL alike): two sweeps never run at once."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(160))
+    acquired_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class RetiredDataset(Base):
+    """A dataset whose service ended: purged, and never materialized again (C5.2-11)."""
+
+    __tablename__ = "retired_datasets"
+
+    dataset: Mapped[str] = mapped_column(String(160), primary_key=True)
+    retired_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(160))
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("purge_certificates.id"))
 
 
 class AuditEntry(Base):

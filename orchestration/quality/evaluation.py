@@ -177,7 +177,7 @@ def _run_gx(
     source = context.data_sources.add_pandas("steward")
     batch = source.add_dataframe_asset("version").add_batch_definition_whole_dataframe("all")
     result = batch.get_batch(batch_parameters={"dataframe": frame}).validate(
-        suite, result_format={"result_format": "SUMMARY", "partial_unexpected_count": 0}
+        suite, result_format={"result_format": "BASIC", "partial_unexpected_count": 0}
     )
     outcomes: dict[int, CheckResult] = {}
     for res in result.results:  # GX does not keep the suite's order

@@ -6,7 +6,10 @@ Backends move opaque bytes; encryption and checksums are the callers' (``version
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +31,21 @@ class ObjectBackend(Protocol):
     def get(self, key: str, version_id: str | None = None) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def uri(self, key: str) -> str: ...
+    def purge(self, prefixes: Sequence[str]) -> dict[str, int]: ...
+    def remaining(self, prefixes: Sequence[str]) -> dict[str, int]: ...
+
+
+class PurgeIncomplete(Exception):
+    """Some objects could not be deleted; the message names keys and error codes only."""
+
+
+def group_by_parent(prefixes: Sequence[str]) -> dict[str, list[str]]:
+    """Prefixes ``a/b/<partition>/`` grouped under ``a/b/``, so one listing serves many."""
+    groups: dict[str, list[str]] = {}
+    for prefix in prefixes:
+        parent = prefix.rstrip("/").rpartition("/")[0] + "/"
+        groups.setdefault(parent, []).append(prefix)
+    return groups
 
 
 class DirectoryBackend:
@@ -68,6 +86,29 @@ class DirectoryBackend:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
+    def purge(self, prefixes: Sequence[str]) -> dict[str, int]:
+        """Remove every file under each prefix (a folder, or one object's key), staged
+        leftovers included; idempotent."""
+        removed = {}
+        for prefix in prefixes:
+            files = self._files(prefix)
+            for path in files:
+                path.unlink(missing_ok=True)
+            folder = self._path(prefix)
+            if folder.is_dir():
+                shutil.rmtree(folder, ignore_errors=True)
+            removed[prefix] = len(files)
+        return removed
+
+    def remaining(self, prefixes: Sequence[str]) -> dict[str, int]:
+        return {prefix: len(self._files(prefix)) for prefix in prefixes}
+
+    def _files(self, prefix: str) -> list[Path]:
+        path = self._path(prefix)
+        if path.is_file():
+            return [path]
+        return [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else []
+
 
 class S3Backend:
     def __init__(self, bucket: str, prefix: str, endpoint_url: str | None) -> None:
@@ -75,6 +116,7 @@ class S3Backend:
         from botocore.config import Config
 
         self.bucket, self.prefix = bucket, prefix.strip("/")
+        self.requests = 0  # list and delete calls made by purges, for the benchmark
         self.client = boto3.client(
             "s3",
             endpoint_url=endpoint_url,
@@ -114,6 +156,61 @@ class S3Backend:
                 return False
             raise
         return True
+
+    def _versions(self, prefixes: Sequence[str]) -> dict[str, list[dict[str, str]]]:
+        """Every object version and delete marker under each prefix, listing each parent folder
+        once when it holds several of the prefixes."""
+        found: dict[str, list[dict[str, str]]] = {p: [] for p in prefixes}
+        for parent, members in group_by_parent(prefixes).items():
+            scopes = [parent] if len(members) > 1 else members
+            for scope in scopes:
+                pages = self.client.get_paginator("list_object_versions").paginate(
+                    Bucket=self.bucket, Prefix=self._key(scope)
+                )
+                for page in pages:
+                    self.requests += 1
+                    for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                        key = item["Key"].removeprefix(f"{self.prefix}/" if self.prefix else "")
+                        owner = next((p for p in members if key.startswith(p)), None)
+                        if owner is not None:
+                            found[owner].append(
+                                {"Key": item["Key"], "VersionId": item["VersionId"]}
+                            )
+        return found
+
+    def purge(self, prefixes: Sequence[str], attempts: int = 4) -> dict[str, int]:
+        """Delete every version and delete marker under each prefix, in batches of up to 1000,
+        retrying the keys that S3 reports as failed (it answers 200 with per-key errors)."""
+        listed = self._versions(prefixes)
+        removed = {p: 0 for p in prefixes}
+        owner_of = {(i["Key"], i["VersionId"]): p for p, items in listed.items() for i in items}
+        pending = [item for items in listed.values() for item in items]
+        errors: list[dict[str, str]] = []
+        for attempt in range(attempts):
+            errors = []
+            for start in range(0, len(pending), 1000):
+                batch = pending[start : start + 1000]
+                self.requests += 1
+                reply = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+                failed = {(e["Key"], e.get("VersionId")) for e in reply.get("Errors", [])}
+                errors += reply.get("Errors", [])
+                for item in batch:
+                    if (item["Key"], item["VersionId"]) not in failed:
+                        removed[owner_of[item["Key"], item["VersionId"]]] += 1
+            if not errors:
+                return removed
+            pending = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in errors]
+            time.sleep(0.2 * 2**attempt)
+        codes = sorted({e.get("Code", "?") for e in errors})
+        raise PurgeIncomplete(
+            f"s3://{self.bucket}: {len(errors)} object version(s) could not be "
+            f"deleted ({', '.join(codes)}), e.g. {errors[0]['Key']}"
+        )
+
+    def remaining(self, prefixes: Sequence[str]) -> dict[str, int]:
+        return {p: len(items) for p, items in self._versions(prefixes).items()}
 
 
 def backend_for(uri: str, s3_endpoint_url: str | None = None) -> ObjectBackend:

@@ -207,6 +207,23 @@ class VersionStore:
             )
         return frame
 
+    def read_unguarded(self, version: DatasetVersion, reader: str, actor: str) -> pd.DataFrame:
+        """Any settled version, for the steward's own housekeeping (a retention sweep must see
+        quarantined data too); verified and audit-logged like every read."""
+        frame = decode(self._read_plaintext(version))
+        with transaction(self.engine) as s:
+            audit.append(
+                s,
+                at=self.clock.now(),
+                actor=actor,
+                action="read",
+                dataset=version.dataset,
+                partition=version.partition,
+                version=version.number,
+                detail={"reader": reader},
+            )
+        return frame
+
     def readable(self, dataset: str, partition: str, reader: str) -> DatasetVersion:
         """The version a reader of a partition gets: its newest settled version, if readable.
 

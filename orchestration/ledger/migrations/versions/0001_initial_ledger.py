@@ -36,6 +36,74 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_table(
+        "incidents",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("dataset", sa.String(length=160), nullable=True),
+        sa.Column("partition", sa.String(length=32), nullable=True),
+        sa.Column("detail", sa.JSON(), nullable=False),
+        sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_table(
+        "legal_holds",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("dataset", sa.String(length=160), nullable=False),
+        sa.Column("partition", sa.String(length=32), nullable=True),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("actor", sa.String(length=160), nullable=False),
+        sa.Column("placed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("released_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("released_by", sa.String(length=160), nullable=True),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("legal_holds", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_legal_holds_dataset"), ["dataset"], unique=False)
+
+    op.create_table(
+        "locks",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("holder", sa.String(length=160), nullable=False),
+        sa.Column("acquired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
+    op.create_table(
+        "purge_certificates",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("kind", sa.String(length=16), nullable=False),
+        sa.Column("dataset", sa.String(length=160), nullable=False),
+        sa.Column("partitions", sa.JSON(), nullable=False),
+        sa.Column("row_count", sa.Integer(), nullable=True),
+        sa.Column("versions", sa.JSON(), nullable=False),
+        sa.Column("removed", sa.JSON(), nullable=False),
+        sa.Column("keys_destroyed", sa.JSON(), nullable=False),
+        sa.Column("policy", sa.String(length=64), nullable=True),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("executed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=160), nullable=False),
+        sa.Column("verification", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("purge_certificates", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_purge_certificates_dataset"), ["dataset"], unique=False
+        )
+
+    op.create_table(
+        "retention_deadlines",
+        sa.Column("dataset", sa.String(length=160), nullable=False),
+        sa.Column("partition", sa.String(length=32), nullable=False),
+        sa.Column("policy", sa.String(length=64), nullable=False),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("basis", sa.Text(), nullable=False),
+        sa.Column("overdue_rows", sa.Integer(), nullable=True),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("dataset", "partition"),
+    )
+    op.create_table(
         "dataset_versions",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("dataset", sa.String(length=160), nullable=False),
@@ -56,12 +124,30 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("promoted_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("status_reason", sa.Text(), nullable=True),
+        sa.Column("purged_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("purge_certificate_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["purge_certificate_id"],
+            ["purge_certificates.id"],
+        ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("dataset", "partition", "number"),
     )
     with op.batch_alter_table("dataset_versions", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_dataset_versions_dataset"), ["dataset"], unique=False)
 
+    op.create_table(
+        "retired_datasets",
+        sa.Column("dataset", sa.String(length=160), nullable=False),
+        sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actor", sa.String(length=160), nullable=False),
+        sa.Column("certificate_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["certificate_id"],
+            ["purge_certificates.id"],
+        ),
+        sa.PrimaryKeyConstraint("dataset"),
+    )
     op.create_table(
         "backup_copies",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -83,6 +169,31 @@ def upgrade() -> None:
     with op.batch_alter_table("backup_copies", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_backup_copies_version_id"), ["version_id"], unique=False
+        )
+
+    op.create_table(
+        "quality_results",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("evaluated", sa.Integer(), nullable=False),
+        sa.Column("passed", sa.Integer(), nullable=False),
+        sa.Column("conforming_percent", sa.Double(), nullable=True),
+        sa.Column("checks", sa.JSON(), nullable=False),
+        sa.Column("suite_name", sa.String(length=160), nullable=False),
+        sa.Column("suite_revision", sa.String(length=64), nullable=False),
+        sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["dataset_versions.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("version_id", "dimension"),
+    )
+    with op.batch_alter_table("quality_results", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_quality_results_version_id"), ["version_id"], unique=False
         )
 
     op.create_table(
@@ -110,6 +221,23 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "waivers",
+        sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("version_id", sa.Integer(), nullable=False),
+        sa.Column("reason", sa.Text(), nullable=False),
+        sa.Column("actor", sa.String(length=160), nullable=False),
+        sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["dataset_versions.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("waivers", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_waivers_version_id"), ["version_id"], unique=False)
+
+    op.create_table(
         "restores",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("version_id", sa.Integer(), nullable=False),
@@ -135,18 +263,38 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_restores_version_id"))
 
     op.drop_table("restores")
+    with op.batch_alter_table("waivers", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_waivers_version_id"))
+
+    op.drop_table("waivers")
     with op.batch_alter_table("version_inputs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_version_inputs_version_id"))
         batch_op.drop_index(batch_op.f("ix_version_inputs_input_version_id"))
 
     op.drop_table("version_inputs")
+    with op.batch_alter_table("quality_results", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_quality_results_version_id"))
+
+    op.drop_table("quality_results")
     with op.batch_alter_table("backup_copies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_backup_copies_version_id"))
 
     op.drop_table("backup_copies")
+    op.drop_table("retired_datasets")
     with op.batch_alter_table("dataset_versions", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_dataset_versions_dataset"))
 
     op.drop_table("dataset_versions")
+    op.drop_table("retention_deadlines")
+    with op.batch_alter_table("purge_certificates", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_purge_certificates_dataset"))
+
+    op.drop_table("purge_certificates")
+    op.drop_table("locks")
+    with op.batch_alter_table("legal_holds", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_legal_holds_dataset"))
+
+    op.drop_table("legal_holds")
+    op.drop_table("incidents")
     op.drop_table("audit_log")
     op.drop_table("audit_head")

@@ -1,0 +1,100 @@
+"""Reading what the sweep planner needs from the ledger, the key store and, for row-level
+policies, the anchor column of each version (held in memory only, never logged)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from orchestration.declarations.models import AnchorKind
+from orchestration.errors import IntegrityError, KeyMissing, NotFound
+from orchestration.ledger.db import transaction
+from orchestration.ledger.tables import BackupCopy, DatasetVersion, LegalHold, VersionStatus
+from orchestration.retention.plan import Hold, RetentionState, VersionRecord
+from orchestration.steward import Steward
+from orchestration.store.versions import NO_PARTITION, SETTLED
+
+READER = "retention sweep"
+
+
+def load_state(steward: Steward, only: str | None = None) -> RetentionState:
+    catalog = steward.catalog
+    governed = {
+        k
+        for k, d in catalog.datasets.items()
+        if d.declaration.retention_policy and (only is None or k == only)
+    }
+    with transaction(steward.engine) as s:
+        rows = s.scalars(
+            select(DatasetVersion)
+            .where(
+                DatasetVersion.dataset.in_(governed), DatasetVersion.status != VersionStatus.PURGED
+            )
+            .order_by(DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number)
+        ).all()
+        targets: dict[int, list[str]] = defaultdict(list)
+        for version_id, target in s.execute(
+            select(BackupCopy.version_id, BackupCopy.target).where(
+                BackupCopy.version_id.in_([r.id for r in rows])
+            )
+        ):
+            targets[version_id].append(target)
+        first_pass = {
+            (ds, part): at
+            for ds, part, at in s.execute(
+                select(
+                    DatasetVersion.dataset,
+                    DatasetVersion.partition,
+                    func.min(DatasetVersion.promoted_at),
+                )
+                .where(DatasetVersion.promoted_at.is_not(None))
+                .group_by(DatasetVersion.dataset, DatasetVersion.partition)
+            )
+        }
+        holds = [
+            Hold(h.dataset, h.partition, h.reason, h.until)
+            for h in s.scalars(select(LegalHold).where(LegalHold.released_at.is_(None)))
+        ]
+
+    versions: dict[tuple[str, str], list[VersionRecord]] = defaultdict(list)
+    for r in rows:
+        versions[r.dataset, r.partition].append(
+            VersionRecord(
+                r.id,
+                r.dataset,
+                r.partition,
+                r.number,
+                r.status,
+                r.created_at,
+                r.key_id,
+                r.object_key,
+                tuple(sorted(r.sources)),
+                tuple(sorted(targets[r.id])),
+            )
+        )
+
+    derivations = {}
+    anchors = {}
+    active_keys = {}
+    for (key, partition), records in versions.items():
+        policy = catalog.policies[catalog.declaration(key).retention_policy or ""]
+        if policy.anchor.kind is AnchorKind.DERIVATION:
+            derivations[key, partition] = [
+                first_pass.get(
+                    (d, partition if catalog.declaration(d).is_partitioned else NO_PARTITION)
+                )
+                for d in catalog.downstream_of(key)
+            ]
+        if policy.anchor.kind is AnchorKind.COLUMN:
+            active_keys[key, partition] = steward.store.keys.active_key_id(key, partition)
+            for record in records:
+                if record.status not in SETTLED:
+                    continue
+                version = steward.store.get_by_id(record.id)
+                try:
+                    frame = steward.store.read_unguarded(version, READER, steward.settings.actor)
+                except (NotFound, KeyMissing, IntegrityError):
+                    continue  # half-purged by an interrupted sweep: its retired key marks it
+                anchors[record.id] = frame[policy.anchor.column]
+    return RetentionState(versions, holds, derivations, anchors, active_keys)
