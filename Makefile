@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint venv
+.PHONY: demo test lint venv ui
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,3 +25,7 @@ test: venv
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# The operators' UI over the demo district: a fresh demo, then the Dagster webserver and daemon
+ui: demo
+	$(BIN)/steward ui

@@ -7,6 +7,7 @@ Exit codes: 0 all good, 1 a failure was found (tampering, a bad backup, a failed
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, replace
@@ -520,6 +521,40 @@ def demo(obj: Context, reset: bool, days: int) -> None:
     from orchestration.demo.story import run_demo
 
     run_demo(obj.settings, out, reset=reset, days=days)
+
+
+@cli.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
+@click.pass_obj
+def ui(obj: Context, port: int) -> None:
+    """Start the Dagster webserver and daemon on 127.0.0.1 over this district.
+
+    Schedules (the nightly retention sweep at 02:00 and backup verification at 03:00
+    Asia/Tokyo) run while it is up. Stop it with Ctrl-C.
+    """
+    from orchestration.defs.instance import dagster_home
+
+    settings = obj.settings
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home(settings)),
+        "STEWARD_HOME": str(settings.home),
+        "STEWARD_PROJECT_DIR": str(settings.project_root),
+    }
+    dagster = Path(sys.executable).parent / "dagster"
+    command = [
+        str(dagster),
+        "dev",
+        "-w",
+        str(settings.project_root / "workspace.yaml"),
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
+    out.print(f"Dagster UI on http://127.0.0.1:{port} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    os.chdir(settings.project_root)
+    os.execve(command[0], command, env)
 
 
 def main() -> None:

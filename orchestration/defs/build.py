@@ -12,12 +12,16 @@ from dagster import (
 
 from orchestration.defs.assets import IO_MANAGER_KEY, asset_key, build_assets
 from orchestration.defs.io_manager import StoreIOManager
+from orchestration.defs.jobs import build_jobs
 from orchestration.steward import Steward
 
 
 def build_definitions(steward: Steward) -> Definitions:
+    jobs, schedules = build_jobs(steward)
     return Definitions(
         assets=build_assets(steward),
+        jobs=jobs,
+        schedules=schedules,
         resources={
             IO_MANAGER_KEY: IOManagerDefinition.hardcoded_io_manager(StoreIOManager(steward))
         },

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
 
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
+from orchestration.clock import DISTRICT_TZ, FixedClock
 from orchestration.demo.providers import ic_gates, write_deliveries, write_delivery
 from orchestration.demo.providers import write_faulty_gate_delivery as write_faulty_gates
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
 from orchestration.ledger.lineage import LineageNode, version_lineage
 from orchestration.quality.reports import build_report, write_report
+from orchestration.retention.certificates import list_certificates, summary
+from orchestration.retention.sweep import Sweeper
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 
@@ -31,19 +35,19 @@ FIRST_DAY = date(2026, 11, 1)
 CAMERAS = "rail_os/station_camera_detections"
 GATES = "rail_os/ic_gate_events"
 OD_MATRIX = "city_os/od_matrix_daily"
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+SWEEP_AFTER_DAYS = 100  # past the camera (7 days) and gate-event (90 days) deadlines
 
 
 def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> None:
     from dagster import DagsterInstance
 
-    from orchestration.defs.build import materialize_datasets
+    from orchestration.defs.build import build_definitions, materialize_datasets
+    from orchestration.defs.instance import dagster_home
 
     if reset and settings.home.exists():
         shutil.rmtree(settings.home)
-    dagster_home = settings.home / "dagster_home"
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    os.environ["DAGSTER_HOME"] = str(dagster_home)
+    os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
     steward = Steward(settings)
     catalog = steward.catalog
     instance = DagsterInstance.get()
@@ -149,11 +153,28 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
     if good != len(checks) or not report.ok:
         raise SystemExit(1)
 
-    out.rule("8. Open the operators' UI")
-    out.print(
-        f"DAGSTER_HOME={dagster_home} STEWARD_HOME={settings.home} "
-        ".venv/bin/dagster dev -w workspace.yaml"
+    out.rule("8. The nightly sweep, as of a day past the retention deadlines (C5.2-11)")
+    as_of = datetime.combine(last + timedelta(days=SWEEP_AFTER_DAYS), time(2), DISTRICT_TZ)
+    late = Steward(replace(settings, clock=FixedClock(as_of)), catalog)
+    for line in Sweeper(late).plan().describe():
+        out.print(f"  plan: {line}", markup=False, highlight=False)
+    sweep_job = build_definitions(late).get_job_def("retention_sweep")
+    result = sweep_job.execute_in_process(
+        instance=instance, raise_on_error=False, run_config=QUIET_LOGS
     )
+    certificates = list_certificates(steward.engine)
+    for certificate in certificates:
+        out.print(f"  {summary(certificate)}", markup=False, highlight=False)
+    out.print(
+        f"retention_sweep run {result.run_id[:8]} "
+        f"{'succeeded' if result.success else 'FAILED'} as of {as_of.isoformat()}: "
+        f"{len(certificates)} certificate(s); `steward certificates` exports them as JSON"
+    )
+    if not result.success:
+        raise SystemExit(1)
+
+    out.rule("9. Open the operators' UI")
+    out.print(f"STEWARD_HOME={settings.home} .venv/bin/steward ui    (or: make ui)")
     out.print("then open http://127.0.0.1:3000 (asset groups: rail_os, city_os, member, open)")
 
 

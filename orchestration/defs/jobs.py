@@ -1,0 +1,137 @@
+"""Operators' jobs and their schedules: the nightly retention sweep and backup verification.
+
+The jobs call the engine and report what it did as asset observations (certificates,
+deadlines, holds), so an operator sees it on each asset's page; a failure fails the run.
+"""
+
+from dagster import (
+    AssetObservation,
+    DefaultScheduleStatus,
+    Failure,
+    JobDefinition,
+    MetadataValue,
+    OpExecutionContext,
+    ScheduleDefinition,
+    job,
+    op,
+)
+
+from orchestration.defs.assets import asset_key
+from orchestration.retention.certificates import as_dict
+from orchestration.retention.sweep import Sweeper
+from orchestration.steward import Steward
+
+DISTRICT_TZ = "Asia/Tokyo"
+
+
+def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefinition]]:
+    @op(description="Plan and carry out the retention sweep as of now (C5.2-11).")
+    def sweep_expired_personal_data(context: OpExecutionContext) -> None:
+        report = Sweeper(steward).run()
+        for row in report.plan.deadlines:
+            context.log_event(
+                AssetObservation(
+                    asset_key=asset_key(row.dataset),
+                    partition=row.partition or None,
+                    metadata={
+                        "retention_policy": row.policy,
+                        "next_deadline": row.deadline.at.isoformat() if row.deadline.at else "none",
+                        "deadline_basis": row.deadline.basis,
+                        "overdue_rows": row.overdue_rows if row.overdue_rows is not None else 0,
+                    },
+                )
+            )
+        for held in report.plan.deferred:
+            context.log.warning(
+                f"held past its deadline: {held.dataset} {held.partition} "
+                f"(deadline {held.deadline.isoformat()}): {held.hold_reason}"
+            )
+            context.log_event(
+                AssetObservation(
+                    asset_key=asset_key(held.dataset),
+                    partition=held.partition or None,
+                    metadata={
+                        "legal_hold": held.hold_reason,
+                        "held_past_deadline": held.deadline.isoformat(),
+                    },
+                )
+            )
+        for certificate in report.certificates:
+            context.log_event(
+                AssetObservation(
+                    asset_key=asset_key(certificate.dataset),
+                    metadata={"purge_certificate": MetadataValue.json(as_dict(certificate))},
+                )
+            )
+        context.log.info(
+            f"{len(report.certificates)} purge certificate(s), {len(report.incidents)} incident(s)"
+        )
+        if report.incidents:
+            raise Failure(
+                description=f"{len(report.incidents)} purge(s) failed and were recorded as "
+                "incidents; they are retried next night",
+                metadata={
+                    "incidents": MetadataValue.json(
+                        [
+                            {"dataset": i.dataset, "kind": i.kind, **i.detail}
+                            for i in report.incidents
+                        ]
+                    )
+                },
+            )
+
+    @op(description="Re-read every backup copy and check it (C5.4-3).")
+    def verify_backup_copies(context: OpExecutionContext) -> None:
+        checks = list(steward.backups.verify(steward.settings.actor))
+        failed = [c for c in checks if not c.ok]
+        context.log.info(f"{len(checks) - len(failed)} of {len(checks)} copies verified")
+        if failed:
+            raise Failure(
+                description=f"{len(failed)} backup copies failed verification",
+                metadata={
+                    "failed": MetadataValue.json(
+                        [
+                            {
+                                "dataset": c.dataset,
+                                "partition": c.partition,
+                                "version": c.version,
+                                "target": c.target,
+                                "problem": c.problem,
+                            }
+                            for c in failed
+                        ]
+                    )
+                },
+            )
+
+    @job(
+        name="retention_sweep",
+        description="Purge expired personal data everywhere it "
+        "lives, verify, and certify (C5.2-3, C5.2-11).",
+    )
+    def retention_sweep() -> None:
+        sweep_expired_personal_data()
+
+    @job(name="backup_verification", description="Re-read and check every backup copy.")
+    def backup_verification() -> None:
+        verify_backup_copies()
+
+    schedules = [
+        ScheduleDefinition(
+            name="nightly_retention_sweep",
+            job=retention_sweep,
+            cron_schedule="0 2 * * *",
+            execution_timezone=DISTRICT_TZ,
+            default_status=DefaultScheduleStatus.RUNNING,
+            description="Every night at 02:00 Asia/Tokyo.",
+        ),
+        ScheduleDefinition(
+            name="nightly_backup_verification",
+            job=backup_verification,
+            cron_schedule="0 3 * * *",
+            execution_timezone=DISTRICT_TZ,
+            default_status=DefaultScheduleStatus.RUNNING,
+            description="Every night at 03:00 Asia/Tokyo, after the sweep.",
+        ),
+    ]
+    return [retention_sweep, backup_verification], schedules
