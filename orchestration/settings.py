@@ -36,6 +36,7 @@ class Settings:
     store_uri: str
     backup_targets: dict[str, str]
     landing_dir: Path
+    dagster_home: Path
     s3_endpoint_url: str | None
     actor: str
     clock: Clock = field(compare=False)
@@ -73,6 +74,7 @@ class Settings:
             store_uri=env.get("STEWARD_STORE_URI", f"file://{home / 'store'}"),
             backup_targets=targets,
             landing_dir=Path(env.get("STEWARD_LANDING_DIR", home / "landing")).resolve(),
+            dagster_home=Path(env.get("DAGSTER_HOME") or home / "dagster_home").resolve(),
             s3_endpoint_url=env.get("STEWARD_S3_ENDPOINT_URL") or None,
             actor=env.get("STEWARD_ACTOR") or f"user:{getpass.getuser()}",
             clock=clock_from_env(env.get("STEWARD_AS_OF")),

@@ -1,5 +1,10 @@
 """Shared fixtures: a steward on a temporary home, provider deliveries, a moto S3 server on
-loopback (a separate process, spoken to over HTTP) and a PostgreSQL schema per test."""
+loopback (a separate process, spoken to over HTTP) and a PostgreSQL schema per test.
+
+With STEWARD_TEST_PROFILE=production the ``settings`` fixture puts the ledger and the key store
+on PostgreSQL (a schema each) and the store and backups on S3 (a versioned bucket each): the
+tests marked ``integration`` then run on the production profile (CI does this).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -45,11 +51,25 @@ def deliveries(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return landing
 
 
+PRODUCTION = os.environ.get("STEWARD_TEST_PROFILE") == "production"
+
+
 @pytest.fixture
-def settings(tmp_path: Path, deliveries: Path) -> Settings:
+def settings(tmp_path: Path, deliveries: Path, request: pytest.FixtureRequest) -> Settings:
     home = tmp_path / "home"
     shutil.copytree(deliveries, home / "landing")
-    return make_settings(home)
+    if not PRODUCTION:
+        return make_settings(home)
+    endpoint = request.getfixturevalue("s3_endpoint")
+    store, backup = new_bucket(endpoint), new_bucket(endpoint)
+    return make_settings(
+        home,
+        STEWARD_LEDGER_URL=request.getfixturevalue("pg_url"),
+        STEWARD_KEYSTORE_URL=request.getfixturevalue("pg_keys_url"),
+        STEWARD_STORE_URI=f"s3://{store}/objects",
+        STEWARD_BACKUP_URI=f"s3://{backup}/primary",
+        STEWARD_S3_ENDPOINT_URL=endpoint,
+    )
 
 
 @pytest.fixture
@@ -91,22 +111,29 @@ def s3_endpoint() -> Iterator[str]:
     proc.wait(timeout=10)
 
 
+def new_bucket(endpoint: str) -> str:
+    """A fresh bucket with versioning on."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint)
+    name = f"steward-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
 @pytest.fixture
 def s3_bucket(s3_endpoint: str):  # type: ignore[no-untyped-def]
     """A fresh bucket with versioning on; returns (client, name)."""
     import boto3
 
-    client = boto3.client("s3", endpoint_url=s3_endpoint)
-    name = f"steward-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
-    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return client, name
+    return boto3.client("s3", endpoint_url=s3_endpoint), new_bucket(s3_endpoint)
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A ledger URL on a fresh PostgreSQL schema, dropped afterwards.
+@contextmanager
+def pg_schema() -> Iterator[str]:
+    """A URL on a fresh PostgreSQL schema, dropped afterwards.
 
     Given by STEWARD_TEST_PG_URL (CI sets it); skipped without it unless STEWARD_REQUIRE_PG=1.
     """
@@ -124,7 +151,22 @@ def pg_url() -> Iterator[str]:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with pg_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_keys_url() -> Iterator[str]:
+    """A second schema: the key store is kept apart from the ledger."""
+    with pg_schema() as url:
+        yield url

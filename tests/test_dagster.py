@@ -18,6 +18,8 @@ from orchestration.defs.build import build_definitions, materialize_datasets
 from orchestration.ledger.lineage import version_lineage
 from orchestration.steward import Steward
 
+pytestmark = pytest.mark.integration
+
 CAMERA = "rail_os/station_camera_detections"
 FLOW = "city_os/people_flow_hourly"
 DAY = "2026-11-01"

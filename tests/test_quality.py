@@ -321,7 +321,7 @@ def test_automation_does_not_request_downstream_of_a_failed_check_c5_5_4(
             defs=defs, instance=instance, evaluation_time=AUTOMATION_TIME, cursor=cursor
         )
 
-    # The first evaluation only starts the cursor (eager never fires on it).
+    # The first evaluation starts the cursor: eager counts it as handled and never fires on it.
     start = tick()
     assert start.total_requested == 0
 
@@ -532,12 +532,6 @@ def test_error_text_of_personal_data_withholds_values_invariant_1(
         assert "CANARY" not in json.dumps(dim.as_dict(), default=str)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluation.py _safe_error keeps any message matching 'KeyError' for sensitive data, "
-    "so a KeyError quoting a value (a dict or .loc lookup by value in a reference loader) "
-    "reaches the ledger and reports",
-)
 def test_keyerror_text_of_personal_data_withholds_values_invariant_1() -> None:
     def unreadable(dataset: str) -> pd.DataFrame:
         raise KeyError("CANARY-VALUE")
@@ -596,25 +590,12 @@ def test_dimension_score_is_the_worst_rowwise_check() -> None:
     assert {d.status for d in summarize([check(FAILED, None)]) if not d.evaluated} == {"skipped"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluation.py summarize scores a dimension by its row-wise checks only when it has "
-    "any: a failed table-level check beside passing row checks leaves 100 % (the faulty "
-    "rail_os/ic_gate_events delivery reports completeness 'failed' at 100.0 %), while the "
-    "same failed check alone scores 0 %",
-)
 def test_failed_dimension_does_not_report_full_conformance_c5_5_5() -> None:
     (dim,) = [d for d in summarize([check(PASSED, 0.0), check(FAILED, None)]) if d.evaluated]
     assert dim.status == FAILED
     assert dim.conforming_percent is not None and dim.conforming_percent < 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="evaluation.py summarize counts the tolerated rows of a passing `mostly` check as "
-    "non-conforming: the clean rail_os/ic_gate_events delivery reports consistency 'passed' "
-    "at about 50 % because of the direction check (entries are half the taps, mostly=0.4)",
-)
 def test_passing_mostly_check_does_not_lower_the_score_c5_5_5() -> None:
     (dim,) = [d for d in summarize([check(PASSED, 50.0, mostly=0.4)]) if d.evaluated]
     assert dim.status == PASSED
@@ -707,12 +688,6 @@ def test_unknown_dimension_is_refused_c5_5_1(project: Path) -> None:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="loader.py skips a suite file that fails validation (`if parsed_suite is None: "
-    "continue`), so rules.py then reports its dataset with 'no suite file "
-    "quality_suites/<name>.yaml' although the file exists: a second, misleading problem",
-)
 def test_invalid_suite_file_is_not_reported_as_missing(project: Path) -> None:
     edit(project, BUS_SUITE, lambda d: d["expectations"][2]["meta"].pop("dimension"))
     problems = problems_of(project)
@@ -822,12 +797,6 @@ def test_reference_check_to_an_unknown_column_of_its_dataset_is_refused_c5_5_1(
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="suites.py suite_problems does not check that expectation ids are unique; "
-    "evaluation.py _run_gx maps results by id, so two entries with one id load cleanly "
-    "and then every evaluation of the dataset raises KeyError (the version stays staged)",
-)
 def test_duplicated_expectation_id_is_refused_c5_5_1(project: Path) -> None:
     def same_id(d: dict[str, Any]) -> None:
         d["expectations"][0]["id"] = "5b0e1f0c-0000-4000-8000-000000000001"
@@ -1061,13 +1030,6 @@ def test_odcs_rules_for_bounded_and_mostly_checks_c5_5_5() -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reports.py odcs_rule ignores min_value/max_value of "
-    "expect_column_proportion_of_non_null_values_to_be_between and states "
-    "{'metric': 'nullValues', 'mustBe': 0}, the opposite of member/app_users' rule "
-    "(at most half non-null, i.e. at least 50% null values)",
-)
 def test_odcs_rule_of_a_non_null_proportion_check_states_its_bounds_c5_5_5() -> None:
     rule = odcs_rule(
         {

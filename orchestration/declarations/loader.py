@@ -61,7 +61,8 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             policies[policy.name] = policy
 
     suites: dict[str, DeclaredSuite] = {}
-    for path in _yaml_files(project_root / "quality_suites", problems):
+    suite_files = _yaml_files(project_root / "quality_suites", problems)
+    for path in suite_files:
         parsed_suite = _parse(path, SuiteFile, project_root, problems)
         if parsed_suite is None:
             continue
@@ -79,7 +80,9 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
 
     where = {key: _rel(path, project_root) for key, (_, path, _) in datasets.items()}
     decls = {key: d for key, (d, _, _) in datasets.items()}
-    problems += check_rules(decls, where, policies, set(suites), backup_targets)
+    # A suite file that failed to parse has its own problem: do not also call it missing.
+    present = set(suites) | {p.stem for p in suite_files}
+    problems += check_rules(decls, where, policies, present, backup_targets)
     for key, decl in decls.items():
         named = suites.get(decl.quality_suite or "")
         if named is not None and named.suite.dataset != key:
@@ -135,6 +138,8 @@ def _yaml_files(folder: Path, problems: list[str]) -> list[Path]:
     if not folder.is_dir():
         problems.append(f"{folder}: folder is missing")
         return []
+    for stray in sorted(folder.rglob("*.yml")):
+        problems.append(f"{stray}: declaration files end in .yaml; this one would be ignored")
     return sorted(p for p in folder.rglob("*.yaml") if p.is_file())
 
 

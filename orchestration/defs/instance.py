@@ -8,12 +8,13 @@ EMBEDDED_INSTANCE = "telemetry:\n  enabled: false\n"
 
 
 def dagster_home(settings: Settings) -> Path:
-    """``<STEWARD_HOME>/dagster_home``, created with an instance configuration if missing.
+    """DAGSTER_HOME (default ``<STEWARD_HOME>/dagster_home``), created with the embedded
+    instance configuration unless it has one.
 
     The embedded default keeps Dagster's storage in SQLite files there; the production profile
     points DAGSTER_HOME at a folder holding a PostgreSQL configuration (docs/deploy.md).
     """
-    home = settings.home / "dagster_home"
+    home = settings.dagster_home
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     if not config.exists():

@@ -100,12 +100,8 @@ def summarize(checks: Iterable[CheckResult]) -> list[DimensionResult]:
             status = WARNING
         else:
             status = PASSED
-        rowwise = [c.unexpected_percent for c in evaluated if c.unexpected_percent is not None]
-        conforming = (
-            round(100.0 - max(rowwise), 3)
-            if rowwise
-            else (100.0 if status in (PASSED, WARNING) else 0.0 if evaluated else None)
-        )
+        scores = [check_score(c) for c in evaluated]
+        conforming = round(min(scores), 3) if scores else None
         results.append(
             DimensionResult(
                 dim,
@@ -117,6 +113,17 @@ def summarize(checks: Iterable[CheckResult]) -> list[DimensionResult]:
             )
         )
     return results
+
+
+def check_score(check: CheckResult) -> float:
+    """How much of the data conforms, as the check sees it: 100 for a pass (rows a ``mostly``
+    threshold tolerates included), the conforming rows of a failed row-level check, 0 for a
+    failed table-level check or an error."""
+    if check.status == PASSED:
+        return 100.0
+    if check.status == FAILED and check.unexpected_percent is not None:
+        return 100.0 - check.unexpected_percent
+    return 0.0
 
 
 def _base(entry: ExpectationEntry) -> dict[str, Any]:
@@ -232,10 +239,13 @@ def _run_reference(
 
 
 def _safe_error(message: str, sensitive: bool) -> str:
-    """An error message may quote a value; for sensitive data only a missing-column message
-    (which names a declared column, not a value) is kept."""
-    if not sensitive or re.search(r"column .* does not exist|KeyError", message):
+    """An error message may quote a value; for sensitive data only GX's missing-column message
+    (which names a column, not a value) is kept."""
+    missing = re.search(r'The column "[^"]*" in BatchData does not exist', message)
+    if not sensitive:
         return message
+    if missing:
+        return missing.group(0)
     return "the check raised an error; details are withheld because the data is sensitive"
 
 

@@ -47,6 +47,13 @@ def odcs_rule(check: dict[str, Any]) -> dict[str, Any]:
     """The check as an ODCS quality rule: a library metric and a comparison operator."""
     kw = check["threshold"]
     metric = ODCS_METRIC.get(check["type"], "invalidValues")
+    if check["type"] == "expect_column_proportion_of_non_null_values_to_be_between":
+        low, high = kw.get("min_value", 0.0), kw.get("max_value", 1.0)
+        return {
+            "metric": metric,
+            "unit": "percent",
+            "mustBeBetween": [round(100 * (1 - high), 4), round(100 * (1 - low), 4)],
+        }
     if metric == "rowCount":
         low, high = kw.get("min_value"), kw.get("max_value")
         if low is not None and high is not None:

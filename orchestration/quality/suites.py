@@ -155,6 +155,12 @@ def suite_problems(
             for c in entry.columns()
             if c not in declared
         ]
+    first_with_id: dict[str, int] = {}
+    for i, entry in enumerate(suite.expectations):
+        if entry.id is not None:
+            first = first_with_id.setdefault(entry.id, i)
+            if first != i:
+                problems.append((f"expectations.{i}.id", f"repeats the id of expectations.{first}"))
     seen: dict[tuple[str, tuple[str, ...]], int] = {}
     for i, entry in enumerate(suite.expectations):
         if entry.type == REFERENCE_CHECK:
