@@ -9,11 +9,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -25,6 +26,7 @@ from orchestration.errors import DeclarationErrors, StewardError
 from orchestration.ledger.tables import DatasetVersion
 from orchestration.settings import Settings
 
+T = TypeVar("T")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -40,6 +42,26 @@ class Context:
         from orchestration.steward import Steward
 
         return Steward(self.settings)
+
+
+def progress(items: Iterable[T], total: int, what: str, *, quiet: bool) -> Iterator[T]:
+    """A progress bar on a terminal; nothing when piped or with --json."""
+    if quiet or not out.is_terminal:
+        yield from items
+        return
+    from rich.progress import track
+
+    yield from track(items, total=total, description=what, console=out)
+
+
+@contextmanager
+def spinner(what: str, *, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A status line on a terminal, updated step by step; nothing when piped or with --json."""
+    if quiet or not out.is_terminal:
+        yield lambda _step: None
+        return
+    with out.status(what) as status:
+        yield lambda step: status.update(step)
 
 
 def emit_json(data: Any) -> None:
@@ -360,7 +382,8 @@ def sweep(obj: Context, dry_run: bool, dataset: str | None, as_json: bool) -> No
             for line in plan.describe() or ["nothing is due"]:
                 out.print(f"  {line}", markup=False, highlight=False)
         return
-    report = sweeper.run(dataset)
+    with spinner("sweeping", quiet=as_json) as show:
+        report = sweeper.run(dataset, on_step=show)
     if as_json:
         emit_json(
             {
@@ -472,7 +495,14 @@ def backup() -> None:
 def backup_verify(obj: Context, as_json: bool) -> None:
     """Re-read and check every backup copy; exit 1 if any is missing or altered."""
     steward = obj.steward()
-    checks = list(steward.backups.verify(steward.settings.actor))
+    checks = list(
+        progress(
+            steward.backups.verify(steward.settings.actor),
+            steward.backups.copies_to_verify(),
+            "verifying backup copies",
+            quiet=as_json,
+        )
+    )
     failed = [c for c in checks if not c.ok]
     if as_json:
         emit_json({"ok": not failed, "copies": len(checks), "checks": [asdict(c) for c in checks]})

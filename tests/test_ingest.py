@@ -11,6 +11,8 @@ import pytest
 from orchestration.errors import ProviderFileError
 from orchestration.steward import Steward
 
+pytestmark = pytest.mark.integration
+
 CAMERA = "rail_os/station_camera_detections"
 USERS = "member/app_users"
 DAY = "2026-11-01"

@@ -77,6 +77,8 @@ from orchestration.quality.suites import (
 )
 from orchestration.steward import Steward
 
+pytestmark = pytest.mark.integration
+
 PROJECT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)  # the conftest clock
 
@@ -408,6 +410,7 @@ def test_waiver_needs_a_quarantined_version_a_reason_and_a_future_expiry_c5_5_4(
         steward.produce(OD, DAY)
 
 
+@pytest.mark.embedded_only
 def test_cli_waive_records_the_waiver_and_prints_its_expiry_c5_5_4(
     steward: Steward, quarantined: DatasetVersion, run_cli: Run
 ) -> None:
@@ -808,6 +811,7 @@ def test_duplicated_expectation_id_is_refused_c5_5_1(project: Path) -> None:
 
 
 # -- canaries (invariant 1) -----------------------------------------------------------------------
+@pytest.mark.embedded_only
 def test_canary_values_of_a_failing_personal_dataset_stay_in_the_store_invariant_1(
     steward: Steward,
     instance: DagsterInstance,
@@ -1044,6 +1048,7 @@ def test_odcs_rule_of_a_non_null_proportion_check_states_its_bounds_c5_5_5() -> 
     assert 50 in numbers  # at least 50 % null values (at most half non-null)
 
 
+@pytest.mark.embedded_only
 def test_cli_report_writes_json_and_html_c5_5_5(
     steward: Steward, quarantined: DatasetVersion, run_cli: Run, tmp_path: Path
 ) -> None:

@@ -75,9 +75,7 @@ def _run_demo(home: Path) -> str:
     result = subprocess.run(
         [str(steward), "demo", "--reset", "--days", "2"],
         cwd=PROJECT,
-        env=_clean_env(
-            STEWARD_HOME=str(home), STEWARD_PROJECT_DIR=str(PROJECT), COLUMNS="200"
-        ),
+        env=_clean_env(STEWARD_HOME=str(home), STEWARD_PROJECT_DIR=str(PROJECT), COLUMNS="200"),
         capture_output=True,
         text=True,
         timeout=300,
@@ -175,11 +173,11 @@ def _check_pages(page: Any, expect: Any, base: str, sweep_run: str) -> list[Path
     gates = declared[GATES]
     shots = []
 
-    # (a) The global lineage: one node per zone group (the first match is the side tree, the
-    # second the graph node).
+    # (a) The global lineage graph (an SVG): one node per zone group.
     page.goto(f"{base}/asset-groups")
+    graph = page.locator("svg foreignObject")
     for zone in ZONES:
-        visible(page.get_by_text(zone, exact=True).nth(1))
+        visible(graph.get_by_text(zone, exact=True).first)
     shots.append(_shot(page, "01_asset_groups"))
 
     # (a) The catalog: every declared dataset, by zone and name.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from orchestration.clock import Clock
@@ -94,6 +94,17 @@ class BackupService:
                 select(BackupCopy).where(
                     BackupCopy.version_id == version_id, BackupCopy.target == target
                 )
+            )
+
+    def copies_to_verify(self) -> int:
+        with transaction(self.engine) as s:
+            return (
+                s.scalar(
+                    select(func.count(BackupCopy.id))
+                    .join(DatasetVersion, BackupCopy.version_id == DatasetVersion.id)
+                    .where(DatasetVersion.status != VersionStatus.PURGED)
+                )
+                or 0
             )
 
     def verify(self, actor: str) -> Iterator[CopyCheck]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -74,9 +75,12 @@ class Sweeper:
             self.steward.catalog, load_state(self.steward, only), self.steward.clock.now(), only
         )
 
-    def run(self, only: str | None = None) -> SweepReport:
+    def run(
+        self, only: str | None = None, on_step: Callable[[str], None] = lambda _: None
+    ) -> SweepReport:
         """Plan and execute under the sweep lock; failures become incidents (C4.1-3)."""
         with ledger_lock(self.steward.engine, LOCK, f"{self.actor} {uuid.uuid4().hex[:8]}"):
+            on_step("planning")
             plan = self.plan(only)
             self._record_deadlines(plan)
             report = SweepReport(plan)
@@ -84,8 +88,10 @@ class Sweeper:
             for item in plan.purges:
                 by_dataset[item.dataset].append(item)
             for dataset, items in by_dataset.items():
+                on_step(f"purging {len(items)} partition(s) of {dataset}")
                 self._attempt(report, dataset, lambda d=dataset, i=items: self.purge(d, i))
             for row in plan.row_purges:
+                on_step(f"purging expired rows of {row.dataset}")
                 self._attempt(report, row.dataset, lambda r=row: self.purge_rows(r))
             return report
 
