@@ -85,6 +85,7 @@ class Steward:
     def compute(
         self, dataset: DeclaredDataset, partition: str, inputs: dict[str, pd.DataFrame]
     ) -> Produced:
+        self.refuse_if_retired(dataset.key)
         decl = dataset.declaration
         if decl.is_ingest:
             delivery = read_delivery(self.settings.landing_dir, decl, partition or None)
@@ -108,7 +109,6 @@ class Steward:
         A version failing its suite is kept, quarantined, and backed up like any other, so a
         waiver can later release it; readers never get it unless waived (C5.5-4).
         """
-        self.refuse_if_retired(dataset.key)
         made = Provenance(
             run_id, self.settings.actor, tuple(v.id for v in inputs), produced.sources
         )

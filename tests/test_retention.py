@@ -350,9 +350,11 @@ def test_c5_2_11_column_anchor_is_row_level_only() -> None:
         ["2026-09-01T23:34:09+00:00", None, "2026-10-20T09:00:00+09:00", pd.NaT], dtype=object
     )
     due = row_deadlines(policy, anchors)
-    assert due.iloc[0] == pd.Timestamp("2026-10-08T23:34:09Z")
+    # anchor + 37 days, rounded down to the start of that day in Asia/Tokyo: a whole day, so
+    # no deadline dates one person's event to the second (invariant 1), never after the period
+    assert due.iloc[0] == pd.Timestamp("2026-10-09T00:00:00+09:00")  # 2026-10-09 08:34 JST
     assert pd.isna(due.iloc[1]) and pd.isna(due.iloc[3])
-    assert due.iloc[2] == pd.Timestamp("2026-11-26T00:00:00Z")
+    assert due.iloc[2] == pd.Timestamp("2026-11-26T00:00:00+09:00")  # 2026-11-26 09:00 JST
     assert str(due.dtype) == "datetime64[ns, UTC]"
 
     empty = row_deadlines(policy, pd.Series([], dtype="datetime64[ns, UTC]"))
@@ -528,7 +530,9 @@ def test_c5_2_11_plan_row_level_expiry(catalog: Catalog) -> None:
     assert plan.purges == ()
     (deadline,) = plan.deadlines
     assert deadline.overdue_rows == 1
-    assert deadline.deadline.at == _utc(upcoming) + USERS_LIFE
+    start_of_day = pd.Timestamp(_utc(upcoming) + USERS_LIFE).tz_convert("Asia/Tokyo").normalize()
+    assert deadline.deadline.at == start_of_day
+    assert deadline.deadline.at.second == 0 and deadline.deadline.at.minute == 0
     (line,) = plan.describe()
     assert line.startswith(f"{USERS}: rewrite version 1 without 1 expired row(s) under a fresh key")
     assert "purge versions [1]" in line
@@ -751,12 +755,6 @@ def test_c5_2_11_expired_app_user_rows_are_purged_from_every_version(steward: St
     _audit_ok(steward)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG sweep.py Sweeper._certify deletes the RetentionDeadline row of every partition "
-    "it certifies, row purges included: member/app_users still holds rows due later, but its "
-    "recorded next deadline is gone until the next sweep",
-)
 def test_c5_2_11_retention_deadline_of_app_users_survives_its_row_purge(
     steward: Steward,
 ) -> None:
@@ -819,13 +817,6 @@ def test_c5_2_11_dry_run_changes_nothing(steward: Steward, steward_cli: Run) -> 
     _audit_ok(steward)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG plan.py _plan_rows: DeadlineRow.at (next_due) and RowPurge.deadline (earliest) "
-    "are one row's account_closed_at + P30D + P7D to the second; they go to plan.describe() "
-    "(dry run), RetentionDeadline, the certificate's deadline and Dagster observations "
-    "(invariant 1)",
-)
 def test_c5_2_11_dry_run_shows_no_row_deadline_derived_from_a_personal_value(
     steward: Steward,
 ) -> None:
@@ -985,13 +976,6 @@ def test_c5_2_11_retire_purges_every_version_and_refuses_new_ones(
     _audit_ok(steward)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG sweep.py Sweeper.retire loads versions with state.load_state(steward, dataset), "
-    "which only reads datasets that have a retention policy: retiring a dataset without one "
-    "(open/bus_ridership, city_os/*) writes an empty 'retire' certificate and a RetiredDataset "
-    "row while every version, copy and key stays (C5.2-11: retiring a dataset purges it)",
-)
 def test_c5_2_11_retire_purges_a_dataset_without_a_retention_policy(steward: Steward) -> None:
     version = steward.produce(BUS, DAY1)
     cert = Sweeper(steward).retire(BUS)
@@ -1056,20 +1040,13 @@ def test_c5_2_11_a_sweep_killed_midway_marks_nothing_and_a_rerun_completes(
     assert not any(cert.verification["left"].values())
     assert set(_statuses(steward, CAMERA).values()) == {"purged"}
     for root in (_store_root(steward), _backup_root(steward)):
-        assert _under(root, CAMERA) == []
+        assert _files(root) == {}  # not a byte of any version, staged leftover or copy
     assert list(_landing(steward, "station_cameras").glob("*.csv")) == []
     assert steward.store.keys.existing(keys) == set()
     assert _run(steward, late + timedelta(hours=48)).plan.empty
     _audit_ok(steward)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG sweep.py Sweeper._sample only fetches from the store backend: after a sweep "
-    "that died with the store objects deleted but backup copies left, the re-run certifies "
-    "'no copy was left to test' and never proves that a surviving (backup) ciphertext no "
-    "longer decrypts",
-)
 def test_c5_2_11_rerun_after_a_crash_still_proves_old_ciphertext_is_unreadable(
     steward: Steward, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -1088,28 +1065,28 @@ def test_c5_2_11_rerun_after_a_crash_still_proves_old_ciphertext_is_unreadable(
     assert cert.verification["pre_purge_ciphertext_decrypts"] is False
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG sweep.py Sweeper.purge: a version written into a partition while it is being "
-    "purged (the sweep lock does not cover produce) loses its objects and key to the prefix "
-    "purge but is not in the plan, so it stays 'promoted' without data or tombstone",
-)
 def test_c5_2_11_a_version_written_during_the_sweep_is_tombstoned_or_left_intact(
     steward: Steward, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     steward.produce(CAMERA, DAY1)
+    # an ingest run read the (corrected) delivery just before the sweep began ...
+    dataset = steward.catalog.get(CAMERA)
+    produced = steward.compute(dataset, DAY1, {})
     store = steward.store.backend
     real_purge = store.purge
     made: list[DatasetVersion] = []
 
     def purge_with_a_concurrent_ingest(prefixes: list[str]) -> dict[str, int]:
-        if not made:  # a Dagster ingest run re-materializes the partition meanwhile
-            made.append(steward.produce(CAMERA, DAY1))
+        if not made:  # ... and commits its new version while the sweep is purging
+            made.append(steward.commit(dataset, DAY1, produced, [], run_id="ingest-run"))
         return real_purge(prefixes)
 
     monkeypatch.setattr(store, "purge", purge_with_a_concurrent_ingest)
     report = _run(steward, datetime(2026, 11, 12, tzinfo=UTC))
-    assert report.ok
+    assert report.ok and made[0].status == "promoted"
+    assert [c.versions["versions"] for c in report.certificates] == [
+        [{"partition": DAY1, "version": 1}]
+    ]
     late = steward.store.get_by_id(made[0].id)
     if late.status != "purged":  # then it must still be whole and readable
         assert len(steward.store.read(late, "test", "test:reader")) == late.row_count
@@ -1340,6 +1317,15 @@ def test_c5_2_11_s3_end_to_end_no_canary_survives_the_sweep(
             .execute_in_process(instance=instance)
         )
         assert result.success
+        observed = [
+            e.event_specific_data.asset_observation.metadata  # type: ignore[union-attr]
+            for e in result.all_events
+            if e.event_type_value == "ASSET_OBSERVATION"
+        ]
+        certified = [
+            m["purge_certificate"].value["dataset"] for m in observed if "purge_certificate" in m
+        ]
+        assert sorted(certified) == sorted([CAMERA, GATES, USERS])
 
     certificates = {(c.kind, c.dataset) for c in _certificates(steward)}
     assert certificates == {("expiry", CAMERA), ("expiry", GATES), ("rows", USERS)}

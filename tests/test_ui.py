@@ -42,6 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-proxy-server",
 ]
+VIEWPORT = {"width": 1600, "height": 1200}
 SERVER_START_S = 90
 UI_TIMEOUT_MS = 30_000
 # Dagster shows a "Join the Dagster community" dialog on localhost until it is dismissed; this
@@ -137,10 +138,8 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the whole process group, SIGKILL to whatever is left after 15 s."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         server.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        pass
     with contextlib.suppress(ProcessLookupError):
         os.killpg(server.pid, signal.SIGKILL)
     server.wait(timeout=15)
@@ -189,6 +188,9 @@ def _check_pages(page: Any, expect: Any, base: str, sweep_run: str) -> list[Path
     # (b) One dataset's page: governance metadata from its declaration, version metadata from
     # its latest materialization, owner and classification tag.
     zone, name = GATES.split("/")
+    # The UI scrolls inside its own panels, so a full-page screenshot is one viewport: a tall
+    # one keeps the whole metadata table in the picture.
+    page.set_viewport_size({"width": 1600, "height": 2400})
     page.goto(f"{base}/assets/{zone}/{name}")
     visible(page.get_by_text("Latest materialization", exact=True))
     governance = {
@@ -209,6 +211,7 @@ def _check_pages(page: Any, expect: Any, base: str, sweep_run: str) -> list[Path
     visible(page.get_by_text(gates["owner"], exact=True).first)
     visible(page.get_by_text(f"classification: {gates['classification']}", exact=True))
     shots.append(_shot(page, "03_asset_overview"))
+    page.set_viewport_size(VIEWPORT)
 
     # (b) Its checks: the three blocking quality dimensions, the latest passed ...
     page.goto(f"{base}/assets/{zone}/{name}?view=checks")
@@ -229,13 +232,16 @@ def _check_pages(page: Any, expect: Any, base: str, sweep_run: str) -> list[Path
     # code-location origin and the job's own Runs tab (/locations/city_steward/jobs/
     # retention_sweep/runs) lists nothing; the run list filtered by job does.
     page.goto(f"{base}/runs?{quote('q[0]')}={quote('job:retention_sweep')}")
-    run_row = page.locator("tr").filter(has_text=sweep_run).first
+    run_link = page.get_by_role("link", name=f"run {sweep_run}")
+    visible(run_link)
+    # The list is a grid of divs, not a table: the row is the innermost box around the link
+    # that also holds a status.
+    run_row = page.locator("div").filter(has=run_link).filter(has_text="Success").last
     expect(run_row).to_contain_text("retention_sweep", timeout=UI_TIMEOUT_MS)
-    expect(run_row).to_contain_text("Success")
     shots.append(_shot(page, "06_sweep_runs"))
 
     # (c) The run itself: its one step succeeded and it reported its purge certificates.
-    run_row.get_by_role("link", name=sweep_run).click()
+    run_link.click()
     visible(page.get_by_text("sweep_expired_personal_data", exact=True).first)
     visible(page.get_by_text(re.compile(r"^\d+ purge certificate\(s\), 0 incident\(s\)$")))
     visible(page.get_by_text("RUN_SUCCESS", exact=True))
@@ -250,8 +256,10 @@ def test_operators_ui_shows_the_demo_district(tmp_path: Path) -> None:
     for old in ARTIFACTS.glob("*.png"):
         old.unlink()
 
+    started = time.monotonic()
     home = tmp_path / "home"
     sweep_run = _run_demo(home)
+    demo_done = time.monotonic()
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -259,10 +267,11 @@ def test_operators_ui_shows_the_demo_district(tmp_path: Path) -> None:
     server = _start_webserver(home, port, log)
     try:
         _wait_until_serving(base, server, log)
+        serving = time.monotonic()
         with sync_api.sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             try:
-                context = browser.new_context(viewport={"width": 1600, "height": 1200})
+                context = browser.new_context(viewport=VIEWPORT)
                 context.add_init_script(DISMISS_COMMUNITY_DIALOG)
                 context.set_default_timeout(UI_TIMEOUT_MS)
                 page = context.new_page()
@@ -277,6 +286,10 @@ def test_operators_ui_shows_the_demo_district(tmp_path: Path) -> None:
                 browser.close()
     finally:
         _stop(server)
+    print(
+        f"\nUI test: demo {demo_done - started:.1f} s, webserver up {serving - demo_done:.1f} s, "
+        f"browser and teardown {time.monotonic() - serving:.1f} s"
+    )
 
     assert len(shots) == 7
     for shot in shots:

@@ -116,6 +116,7 @@ def check_results(steward: Steward, version: DatasetVersion) -> Iterator[AssetCh
             metadata={
                 "status": result.status,
                 "version": version.number,
+                "partition": version.partition or "none",
                 "expectations_evaluated": result.evaluated,
                 "expectations_passed": result.passed,
                 "conforming_percent": result.conforming_percent,

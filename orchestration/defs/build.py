@@ -47,7 +47,7 @@ def materialize_datasets(
         resources={
             IO_MANAGER_KEY: IOManagerDefinition.hardcoded_io_manager(StoreIOManager(steward))
         },
-        tags=run_tags,
+        tags={"steward/actor": steward.settings.actor, **(run_tags or {})},
         raise_on_error=raise_on_error,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )

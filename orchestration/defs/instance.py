@@ -4,7 +4,7 @@ from pathlib import Path
 
 from orchestration.settings import Settings
 
-EMBEDDED_INSTANCE = "telemetry:\n  enabled: false\n"
+EMBEDDED_INSTANCE = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
 def dagster_home(settings: Settings) -> Path:

@@ -63,6 +63,18 @@ def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefi
                     metadata={"purge_certificate": MetadataValue.json(as_dict(certificate))},
                 )
             )
+            if certificate.kind == "rows":
+                continue
+            for partition in certificate.partitions["partitions"]:
+                # The partition's latest materialization stays in Dagster's history; this says
+                # that every version of it is now a tombstone.
+                context.log_event(
+                    AssetObservation(
+                        asset_key=asset_key(certificate.dataset),
+                        partition=partition or None,
+                        metadata={"status": "purged", "purge_certificate": certificate.id},
+                    )
+                )
         context.log.info(
             f"{len(report.certificates)} purge certificate(s), {len(report.incidents)} incident(s)"
         )

@@ -7,7 +7,7 @@ from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
-from orchestration.declarations.models import DatasetDeclaration
+from orchestration.declarations.models import Column, DatasetDeclaration
 from orchestration.ledger.tables import DatasetVersion
 
 
@@ -32,7 +32,7 @@ def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, A
         "declared_columns": MetadataValue.table_schema(
             TableSchema(
                 columns=[
-                    TableColumn(c.name, c.type.value, description=f"role: {c.role.value}")
+                    TableColumn(c.name, c.type.value, description=column_note(c))
                     for c in decl.columns
                 ]
             )
@@ -46,11 +46,16 @@ def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, A
     return meta
 
 
+def column_note(column: Column) -> str:
+    """What a column means and its personal-data role, for the UI's column table."""
+    return f"{column.description or ''} [role: {column.role.value}]".strip()
+
+
 def version_metadata(
     version: DatasetVersion, decl: DatasetDeclaration, inputs: list[DatasetVersion]
 ) -> dict[str, Any]:
     backups = {c.target: c.location for c in version.backups}
-    types = {c.name: c.type.value for c in decl.columns}
+    declared = {c.name: c for c in decl.columns}
     return {
         "version": version.number,
         "status": version.status,
@@ -58,7 +63,11 @@ def version_metadata(
         "dagster/row_count": version.row_count,
         "dagster/column_schema": TableSchema(
             columns=[
-                TableColumn(name, types.get(name, arrow))
+                TableColumn(
+                    name, declared[name].type.value, description=column_note(declared[name])
+                )
+                if name in declared
+                else TableColumn(name, arrow)
                 for name, arrow in version.column_schema.items()
             ]
         ),

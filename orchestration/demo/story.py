@@ -160,7 +160,10 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
         out.print(f"  plan: {line}", markup=False, highlight=False)
     sweep_job = build_definitions(late).get_job_def("retention_sweep")
     result = sweep_job.execute_in_process(
-        instance=instance, raise_on_error=False, run_config=QUIET_LOGS
+        instance=instance,
+        raise_on_error=False,
+        run_config=QUIET_LOGS,
+        tags={"steward/as_of": as_of.isoformat(), "steward/actor": settings.actor},
     )
     certificates = list_certificates(steward.engine)
     for certificate in certificates:

@@ -74,13 +74,19 @@ def partition_deadline(
 
 
 def row_deadlines(policy: RetentionPolicy, anchors: pd.Series) -> pd.Series:
-    """Per row: the anchor column's time + period + grace; NaT where the column is empty."""
+    """Per row: the anchor column's time + period + grace, rounded down to the start of that
+    day in district time; NaT where the column is empty.
+
+    Whole days, because a row's exact deadline would date one person's event (an account
+    closed at 23:34:09) wherever it is shown; rounding down purges within the period, never
+    after it, and the nightly sweep acts on days anyway.
+    """
     values = pd.to_datetime(anchors, utc=True)
-    offset = pd.DateOffset(**_offset_parts(policy.period))
-    out = values + offset
+    out = values + pd.DateOffset(**_offset_parts(policy.period))
     if policy.grace:
         out = out + pd.DateOffset(**_offset_parts(policy.grace))
-    return out
+    local = out.dt.tz_convert(DISTRICT_TZ)
+    return local.dt.normalize().dt.tz_convert("UTC")
 
 
 def _offset_parts(duration: str) -> dict[str, int]:

@@ -18,12 +18,15 @@ from orchestration.store.versions import NO_PARTITION, SETTLED
 READER = "retention sweep"
 
 
-def load_state(steward: Steward, only: str | None = None) -> RetentionState:
+def load_state(
+    steward: Steward, only: str | None = None, ungoverned: bool = False
+) -> RetentionState:
+    """``ungoverned`` also loads datasets without a retention policy (to retire one)."""
     catalog = steward.catalog
     governed = {
         k
         for k, d in catalog.datasets.items()
-        if d.declaration.retention_policy and (only is None or k == only)
+        if (d.declaration.retention_policy or ungoverned) and (only is None or k == only)
     }
     with transaction(steward.engine) as s:
         rows = s.scalars(
@@ -78,7 +81,9 @@ def load_state(steward: Steward, only: str | None = None) -> RetentionState:
     anchors = {}
     active_keys = {}
     for (key, partition), records in versions.items():
-        policy = catalog.policies[catalog.declaration(key).retention_policy or ""]
+        policy = catalog.policies.get(catalog.declaration(key).retention_policy or "")
+        if policy is None:
+            continue
         if policy.anchor.kind is AnchorKind.DERIVATION:
             derivations[key, partition] = [
                 first_pass.get(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from orchestration.errors import IntegrityError, KeyMissing, NotFound, StewardError
 from orchestration.ledger import audit
@@ -99,7 +99,7 @@ class Sweeper:
         """Purge every partition of a dataset whose service ended; it is never made again."""
         self.steward.catalog.get(dataset)
         with ledger_lock(self.steward.engine, LOCK, f"{self.actor} retire"):
-            state = load_state(self.steward, dataset)
+            state = load_state(self.steward, dataset, ungoverned=True)
             items = [
                 PartitionPurge(
                     dataset, part, None, None, "the service ended: dataset retired", tuple(records)
@@ -186,7 +186,7 @@ class Sweeper:
             removed=removed,
             keys=sorted(keys),
             policy=item.policy,
-            deadline=item.deadline,
+            deadline=None,  # a row's deadline would date one person's event (invariant 1)
             verification=verification,
             reasons=[f"rows past their deadline under policy {item.policy}"],
         )
@@ -233,13 +233,20 @@ class Sweeper:
         }
 
     def _sample(self, versions: list[VersionRecord]) -> tuple[DatasetVersion, bytes] | None:
-        """One ciphertext from before the purge, to prove afterwards it cannot be read."""
+        """One ciphertext from before the purge, from the store or else a backup copy, to
+        prove afterwards that it cannot be read."""
         for record in versions:
             version = self.store.get_by_id(record.id)
-            try:
-                return version, self.store.backend.get(record.object_key)
-            except NotFound:
-                continue
+            places = [(self.store.backend, None)] + [
+                (self.steward.backups.targets[c.target], c.object_version_id)
+                for c in version.backups
+                if c.target in self.steward.backups.targets
+            ]
+            for backend, object_version in places:
+                try:
+                    return version, backend.get(record.object_key, object_version)
+                except NotFound:
+                    continue
         return None
 
     def _still_decrypts(self, sample: tuple[DatasetVersion, bytes] | None) -> bool | str:
@@ -287,19 +294,45 @@ class Sweeper:
             )
             s.add(certificate)
             s.flush()
-            for record in versions:
-                row = s.get(DatasetVersion, record.id)
-                assert row is not None
-                row.status, row.purged_at = VersionStatus.PURGED, now
-                row.purge_certificate_id = certificate.id
-                row.status_reason = (
-                    f"purged under {policy or 'retirement'}: certificate {certificate.id}"
+            ids = [v.id for v in versions]
+            if kind != "rows":
+                # Every copy under these partitions is verified gone and their keys destroyed, so
+                # a version committed while the sweep ran is gone too: it becomes a tombstone.
+                ids += list(
+                    s.scalars(
+                        select(DatasetVersion.id).where(
+                            DatasetVersion.dataset == dataset,
+                            DatasetVersion.partition.in_(partitions),
+                            DatasetVersion.status != VersionStatus.PURGED,
+                            DatasetVersion.id.not_in(ids),
+                        )
+                    )
+                )
+                s.execute(
+                    delete(RetentionDeadline).where(
+                        RetentionDeadline.dataset == dataset,
+                        RetentionDeadline.partition.in_(partitions),
+                    )
                 )
             s.execute(
-                delete(RetentionDeadline).where(
-                    RetentionDeadline.dataset == dataset,
-                    RetentionDeadline.partition.in_(partitions),
+                update(DatasetVersion)
+                .where(DatasetVersion.id.in_(ids))
+                .values(
+                    status=VersionStatus.PURGED,
+                    purged_at=now,
+                    purge_certificate_id=certificate.id,
+                    status_reason=f"purged under {policy or 'retirement'}: certificate "
+                    f"{certificate.id}",
                 )
+            )
+            s.execute(
+                update(Incident)
+                .where(
+                    Incident.dataset == dataset,
+                    Incident.kind == "purge_failed",
+                    Incident.resolved_at.is_(None),
+                )
+                .values(resolved_at=now)
             )
             audit.append(
                 s,

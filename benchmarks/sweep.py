@@ -1,0 +1,294 @@
+"""Benchmark: a retention sweep of many expired partitions on S3 (C5.2-11 at scale).
+
+Starts a moto S3 server in its own process on a free loopback port (as tests/conftest.py does),
+creates a versioned store bucket and a versioned backup bucket, and builds N expired daily
+partitions of rail_os/ic_gate_events (starting 2020-01-01) WITHOUT going through produce: for
+each partition one data key in the key store, V versions, each a tiny real envelope (sealed
+with the partition's key) under ``objects/<dataset>/<partition>/<uuid>.cstw`` in the store bucket
+and one backup copy in the backup bucket, with matching ledger rows (DatasetVersion,
+BackupCopy) inserted directly with SQLAlchemy into a temporary SQLite STEWARD_HOME.
+
+Then it times ``Sweeper(steward).run()`` as of a date after every deadline, and prints the wall
+time, the S3 requests the store and backup backends counted (``backend.requests``: list pages
+and delete batches), every HTTP request by operation (a botocore ``before-send`` hook), the
+minimum needed (per bucket: ceil(object versions / 1000) list pages + ceil(object versions /
+1000) delete batches) and the ratio (target <= 1.1). Afterwards it checks that neither bucket
+holds any object version or delete marker, that every version is a tombstone and every key is
+gone; it exits 1 otherwise.
+
+Run: /tmp/venv/bin/python benchmarks/sweep.py [--partitions 5000] [--versions 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+PROJECT = Path(__file__).resolve().parent.parent
+DATASET = "rail_os/ic_gate_events"
+FIRST_DAY = date(2020, 1, 1)
+ACTOR = "bench:sweep"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, f"http://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("moto server did not start")
+
+
+def all_versions(client: Any, bucket: str) -> tuple[int, int]:
+    versions = markers = 0
+    for page in client.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        versions += len(page.get("Versions", []))
+        markers += len(page.get("DeleteMarkers", []))
+    return versions, markers
+
+
+def seed(steward: Any, client: Any, store_bucket: str, backup_bucket: str, args: Any) -> int:
+    """Write the objects and the ledger and key-store rows; return the object versions per
+    bucket."""
+    from sqlalchemy import insert
+
+    from orchestration.ledger.db import transaction
+    from orchestration.ledger.tables import BackupCopy, DatasetVersion
+    from orchestration.store.crypto import new_data_key, seal, sha256
+    from orchestration.store.keys import data_keys
+    from orchestration.store.versions import associated_data
+
+    revision = steward.catalog.get(DATASET).revision
+    created = datetime(2020, 1, 1, tzinfo=UTC)
+    keys, objects = [], []
+    for i in range(args.partitions):
+        partition = (FIRST_DAY + timedelta(days=i)).isoformat()
+        key_id, key = uuid.uuid4().hex, new_data_key()
+        keys.append(
+            {
+                "key_id": key_id,
+                "dataset": DATASET,
+                "partition": partition,
+                "active": True,
+                "key": key,
+                "created_at": created,
+            }
+        )
+        for number in range(1, args.versions + 1):
+            object_key = f"objects/{DATASET}/{partition}/{uuid.uuid4().hex}.cstw"
+            plaintext = f"bench {partition} v{number}".encode()
+            envelope = seal(plaintext, key, associated_data(DATASET, partition, object_key))
+            objects.append((partition, number, key_id, object_key, plaintext, envelope))
+
+    def put(item: tuple[Any, ...]) -> tuple[str | None, str | None]:
+        _, _, _, object_key, _, envelope = item
+        a = client.put_object(Bucket=store_bucket, Key=f"store/{object_key}", Body=envelope)
+        b = client.put_object(Bucket=backup_bucket, Key=f"backup/{object_key}", Body=envelope)
+        return a.get("VersionId"), b.get("VersionId")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        s3_versions = list(pool.map(put, objects))
+
+    with transaction(steward.store.keys.engine) as s:
+        s.execute(data_keys.insert(), keys)
+    version_rows, copy_rows = [], []
+    for vid, (item, (_, backup_version)) in enumerate(zip(objects, s3_versions, strict=True), 1):
+        partition, number, key_id, object_key, plaintext, envelope = item
+        version_rows.append(
+            {
+                "id": vid,
+                "dataset": DATASET,
+                "partition": partition,
+                "number": number,
+                "status": "promoted",
+                "object_key": object_key,
+                "checksum": sha256(envelope),
+                "content_hash": sha256(plaintext),
+                "row_count": 1,
+                "byte_size": len(envelope),
+                "column_schema": {"bench": "string"},
+                "sources": {},
+                "key_id": key_id,
+                "declaration_revision": revision,
+                "run_id": "bench",
+                "actor": ACTOR,
+                "created_at": created,
+                "promoted_at": created,
+            }
+        )
+        copy_rows.append(
+            {
+                "version_id": vid,
+                "target": "primary",
+                "location": f"s3://{backup_bucket}/backup/{object_key}",
+                "object_version_id": backup_version,
+                "checksum": sha256(envelope),
+                "created_at": created,
+            }
+        )
+    with transaction(steward.engine) as s:
+        s.execute(insert(DatasetVersion), version_rows)
+        s.execute(insert(BackupCopy), copy_rows)
+    return len(objects)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--partitions", type=int, default=5000)
+    parser.add_argument("--versions", type=int, default=3, help="versions per partition")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary STEWARD_HOME")
+    args = parser.parse_args()
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    import boto3
+    from sqlalchemy import func, select
+
+    from orchestration.ledger.db import transaction
+    from orchestration.ledger.tables import DatasetVersion
+    from orchestration.retention.sweep import Sweeper
+    from orchestration.settings import Settings
+    from orchestration.steward import Steward
+    from orchestration.store.keys import data_keys
+
+    proc, endpoint = start_moto()
+    home = Path(tempfile.mkdtemp(prefix="steward-bench-sweep-"))
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint)
+        store_bucket, backup_bucket = (f"{kind}-{uuid.uuid4().hex[:8]}" for kind in "sb")
+        for bucket in (store_bucket, backup_bucket):
+            client.create_bucket(Bucket=bucket)
+            client.put_bucket_versioning(
+                Bucket=bucket, VersioningConfiguration={"Status": "Enabled"}
+            )
+        last = FIRST_DAY + timedelta(days=args.partitions - 1)
+        as_of = datetime.combine(last + timedelta(days=100), datetime.min.time(), tzinfo=UTC)
+        settings = Settings.from_env(
+            {
+                "STEWARD_PROJECT_DIR": str(PROJECT),
+                "STEWARD_HOME": str(home),
+                "STEWARD_STORE_URI": f"s3://{store_bucket}/store",
+                "STEWARD_BACKUP_URI": f"s3://{backup_bucket}/backup",
+                "STEWARD_S3_ENDPOINT_URL": endpoint,
+                "STEWARD_ACTOR": ACTOR,
+                "STEWARD_AS_OF": as_of.isoformat(),
+            }
+        )
+        steward = Steward(settings)
+
+        started = time.perf_counter()
+        per_bucket = seed(steward, client, store_bucket, backup_bucket, args)
+        seeded = time.perf_counter() - started
+        print(
+            f"seeded {args.partitions} partitions x {args.versions} versions of {DATASET}: "
+            f"{per_bucket} object versions in each bucket, {args.partitions} keys "
+            f"({seeded:.1f} s)"
+        )
+
+        store, backup = steward.store.backend, steward.backups.targets["primary"]
+        http: dict[str, Counter[str]] = {"store": Counter(), "backup": Counter()}
+        for name, backend in (("store", store), ("backup", backup)):
+            backend.requests = 0
+
+            def count(event_name: str, _n: str = name, **_: Any) -> None:
+                http[_n][event_name.rsplit(".", 1)[-1]] += 1
+
+            backend.client.meta.events.register("before-send.s3", count)
+
+        sweeper = Sweeper(steward)
+        started = time.perf_counter()
+        report = sweeper.run()
+        wall = time.perf_counter() - started
+
+        counted = store.requests + backup.requests
+        pages = math.ceil(per_bucket / 1000)
+        minimum = 2 * (pages + pages)  # per bucket: list pages + delete batches
+        # the purge lists each bucket once (``pages``) and deletes in batches; the
+        # verification lists again (one page per bucket once nothing is left)
+        purge_only = sum(c["DeleteObjects"] + pages for c in http.values())
+        http_total = sum(sum(c.values()) for c in http.values())
+        print(f"sweep as of {as_of.date()}: {wall:.1f} s wall time")
+        print(
+            f"  certificates {len(report.certificates)}, incidents {len(report.incidents)}, "
+            f"partitions purged {sum(len(c.partitions['partitions']) for c in report.certificates)}"
+        )
+        print(f"  backend.requests: store {store.requests}, backup {backup.requests} = {counted}")
+        for name, c in http.items():
+            print(f"  HTTP {name}: {dict(sorted(c.items()))}")
+        print(
+            f"  minimum: 2 buckets x ({pages} list + {pages} delete) = {minimum}; "
+            f"ratio backend.requests/minimum = {counted / minimum:.2f} (target <= 1.1)"
+        )
+        print(
+            f"  of which purge (list + delete) {purge_only} = {purge_only / minimum:.2f}x the "
+            f"minimum; verification re-listing {counted - purge_only}; all HTTP requests "
+            f"{http_total} = {http_total / minimum:.2f}x"
+        )
+
+        left = {b: all_versions(client, b) for b in (store_bucket, backup_bucket)}
+        with transaction(steward.engine) as s:
+            alive = s.scalar(
+                select(func.count())
+                .select_from(DatasetVersion)
+                .where(DatasetVersion.status != "purged")
+            )
+        with transaction(steward.store.keys.engine) as s:
+            keys_left = s.scalar(select(func.count()).select_from(data_keys))
+        print(
+            f"  afterwards: object versions / delete markers left {left}; versions not purged "
+            f"{alive}; keys left {keys_left}"
+        )
+        print(f"  machine: {platform.platform()}, Python {platform.python_version()}")
+        clean = (
+            not report.incidents
+            and all(v == (0, 0) for v in left.values())
+            and alive == 0
+            and keys_left == 0
+        )
+        print("OK: nothing left" if clean else "FAILED: something was left")
+        return 0 if clean else 1
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if args.keep:
+            print(f"kept {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
