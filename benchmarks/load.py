@@ -1,7 +1,7 @@
 """Benchmark: loading N declared datasets through city-steward against the same asset graph
 written directly with Dagster, for 1,000 and 5,000 datasets.
 
-Run: /tmp/venv/bin/python benchmarks/load.py [--datasets 1000 5000] [--repeats 3]
+Run: .venv/bin/python benchmarks/load.py [--datasets 1000 5000] [--repeats 3]
 
 For each N a synthetic project is generated in a temporary folder: ``assets/<zone>/<name>.yaml``
 declarations (ingest datasets with a landing folder, derived datasets with 1-3 upstream datasets

@@ -16,7 +16,7 @@ minimum needed (per bucket: ceil(object versions / 1000) list pages + ceil(objec
 holds any object version or delete marker, that every version is a tombstone and every key is
 gone; it exits 1 otherwise.
 
-Run: /tmp/venv/bin/python benchmarks/sweep.py [--partitions 5000] [--versions 3]
+Run: .venv/bin/python benchmarks/sweep.py [--partitions 5000] [--versions 3]
 """
 
 from __future__ import annotations

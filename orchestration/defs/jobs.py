@@ -72,7 +72,7 @@ def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefi
                     AssetObservation(
                         asset_key=asset_key(certificate.dataset),
                         partition=partition or None,
-                        metadata={"status": "purged", "purge_certificate": certificate.id},
+                        metadata={"status": "purged", "purge_certificate_id": certificate.id},
                     )
                 )
         context.log.info(
