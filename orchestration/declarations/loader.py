@@ -119,7 +119,11 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
     )
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+# libyaml's C parser when present: loading thousands of declarations stays fast.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
     """A reviewer reads the first of two equal keys; YAML would keep the last. Refuse both."""
 
     def construct_mapping(self, node, deep=False):  # type: ignore[no-untyped-def]

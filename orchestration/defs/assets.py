@@ -30,6 +30,11 @@ from orchestration.steward import Steward
 from orchestration.store.versions import NO_PARTITION
 
 IO_MANAGER_KEY = "steward_store"
+# Declarative automation: a derived dataset follows its upstream, but only once every blocking
+# check of its upstream passed (C5.5-4, second layer). One object, shared by every asset.
+FOLLOW_UPSTREAM_ONCE_CHECKED = (
+    AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
+)
 
 # ``Output(data_version=...)`` is marked beta; the content hash is the data version we want.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
@@ -71,11 +76,7 @@ def build_asset(steward: Steward, dataset: DeclaredDataset) -> AssetsDefinition:
             AssetCheckSpec(dim.value, asset=key, blocking=True, description=DIMENSION_DOC[dim])
             for dim in Dimension
         ],
-        # Declarative automation: a derived dataset follows its upstream, but only once every
-        # blocking check of its upstream passed (C5.5-4, second layer).
-        automation_condition=None
-        if decl.is_ingest
-        else AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed(),
+        automation_condition=None if decl.is_ingest else FOLLOW_UPSTREAM_ONCE_CHECKED,
     )
     def _materialize(context: AssetExecutionContext, **inputs):  # type: ignore[no-untyped-def]
         partition = context.partition_key if context.has_partition_key else NO_PARTITION
