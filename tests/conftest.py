@@ -15,13 +15,14 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from support import new_bucket
 
 from orchestration.clock import FixedClock
 from orchestration.demo.providers import write_deliveries
@@ -61,7 +62,8 @@ def settings(tmp_path: Path, deliveries: Path, request: pytest.FixtureRequest) -
     if not PRODUCTION:
         return make_settings(home)
     endpoint = request.getfixturevalue("s3_endpoint")
-    store, backup = new_bucket(endpoint), new_bucket(endpoint)
+    client = s3_client(endpoint)
+    store, backup = new_bucket(client), new_bucket(client)
     return make_settings(
         home,
         STEWARD_LEDGER_URL=request.getfixturevalue("pg_url"),
@@ -111,23 +113,17 @@ def s3_endpoint() -> Iterator[str]:
     proc.wait(timeout=10)
 
 
-def new_bucket(endpoint: str) -> str:
-    """A fresh bucket with versioning on."""
+def s3_client(endpoint: str):  # type: ignore[no-untyped-def]
     import boto3
 
-    client = boto3.client("s3", endpoint_url=endpoint)
-    name = f"steward-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
-    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
+    return boto3.client("s3", endpoint_url=endpoint)
 
 
 @pytest.fixture
 def s3_bucket(s3_endpoint: str):  # type: ignore[no-untyped-def]
     """A fresh bucket with versioning on; returns (client, name)."""
-    import boto3
-
-    return boto3.client("s3", endpoint_url=s3_endpoint), new_bucket(s3_endpoint)
+    client = s3_client(s3_endpoint)
+    return client, new_bucket(client)
 
 
 # -- PostgreSQL -------------------------------------------------------------------------------
@@ -170,3 +166,40 @@ def pg_keys_url() -> Iterator[str]:
     """A second schema: the key store is kept apart from the ledger."""
     with pg_schema() as url:
         yield url
+
+
+# -- the steward command, in process -----------------------------------------------------------
+CliRun = Callable[[list[str], dict[str, str]], tuple[int, str, str]]
+
+
+@pytest.fixture
+def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
+    """``run_cli(args, env) -> (exit code, stdout, stderr)`` through ``orchestration.cli.main``.
+
+    The environment holds exactly the given STEWARD_* variables. The command's rich consoles
+    are swapped for wide ones, so tables are not cut at 80 columns.
+    """
+    from rich.console import Console
+
+    from orchestration import cli
+
+    monkeypatch.setattr(cli, "out", Console(soft_wrap=True, width=250))
+    monkeypatch.setattr(cli, "err", Console(stderr=True, soft_wrap=True, width=250))
+
+    def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+        for name in list(os.environ):
+            if name.startswith("STEWARD_"):
+                monkeypatch.delenv(name)
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "argv", ["steward", *args])
+        capsys.readouterr()
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return _run

@@ -11,14 +11,13 @@ through boto3's real HTTP code path.
 from __future__ import annotations
 
 import hashlib
-import uuid
-from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
+from support import new_bucket, on_s3
 
 from orchestration.errors import IntegrityError, NotFound
 from orchestration.ledger import audit
@@ -37,28 +36,6 @@ RESTORER = "test:restorer"
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _new_bucket(client) -> str:  # type: ignore[no-untyped-def]
-    name = f"steward-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
-    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
-
-
-def _on_s3(
-    settings: Settings,
-    endpoint: str,
-    *,
-    backup_bucket: str | None = None,
-    store_bucket: str | None = None,
-) -> Steward:
-    changes: dict[str, object] = {"s3_endpoint_url": endpoint}
-    if backup_bucket:
-        changes["backup_targets"] = {"primary": f"s3://{backup_bucket}/backup"}
-    if store_bucket:
-        changes["store_uri"] = f"s3://{store_bucket}/store"
-    return Steward(replace(settings, **changes))
-
-
 def _s3_key(location: str) -> tuple[str, str]:
     parsed = urlparse(location)
     return parsed.netloc, parsed.path.lstrip("/")
@@ -157,7 +134,7 @@ def test_c5_4_3_every_promoted_version_has_an_s3_copy_pinned_by_version_id(
     """C5.4-3 / C5.4-2 on a versioned bucket: the copy records the S3 VersionId; that exact
     object version exists, matches the checksum and holds no plaintext value."""
     client, bucket = s3_bucket
-    steward = _on_s3(settings, s3_endpoint, backup_bucket=bucket)
+    steward = on_s3(settings, s3_endpoint, backup_bucket=bucket)
     versions = _produce_all(steward)
     secrets = _landing_secrets(settings) + _station_codes(settings)
 
@@ -198,8 +175,8 @@ def test_c5_4_4_store_on_s3_produces_and_reads(
     """The store itself on S3 (store_uri s3://...): ingest and derived versions are written as
     encrypted objects over HTTP and read back checksum-verified."""
     client, store_bucket = s3_bucket
-    backup_bucket = _new_bucket(client)
-    steward = _on_s3(settings, s3_endpoint, backup_bucket=backup_bucket, store_bucket=store_bucket)
+    backup_bucket = new_bucket(client)
+    steward = on_s3(settings, s3_endpoint, backup_bucket=backup_bucket, store_bucket=store_bucket)
     cams, flow = steward.produce(CAMERAS, DAY), steward.produce(FLOW, DAY)
 
     for version in (cams, flow):
@@ -276,7 +253,7 @@ def test_c5_4_3_s3_overwrite_keeps_pinned_copy_but_deleting_it_fails_verify(
     the pinned copy (verify and restore still use it); deleting the pinned VersionId is
     reported, and restore then refuses rather than falling back to the newer object."""
     client, bucket = s3_bucket
-    steward = _on_s3(settings, s3_endpoint, backup_bucket=bucket)
+    steward = on_s3(settings, s3_endpoint, backup_bucket=bucket)
     version = steward.produce(CAMERAS, DAY)
     copy = version.backups[0]
     _, key = _s3_key(copy.location)
@@ -333,8 +310,8 @@ def test_c5_5_3_restore_from_s3_brings_the_version_back(
     the pinned copy from S3 over HTTP, the same table reads back, and the restore is recorded
     (Restore row and "restore" audit entry naming the actor)."""
     client, backup_bucket = s3_bucket
-    store_bucket = _new_bucket(client) if store_kind == "s3" else None
-    steward = _on_s3(settings, s3_endpoint, backup_bucket=backup_bucket, store_bucket=store_bucket)
+    store_bucket = new_bucket(client) if store_kind == "s3" else None
+    steward = on_s3(settings, s3_endpoint, backup_bucket=backup_bucket, store_bucket=store_bucket)
     version = steward.produce(CAMERAS, DAY)
     original = steward.store.read(version, "test", "test:reader")
 
@@ -376,7 +353,7 @@ def test_c5_5_3_restore_from_tampered_copy_raises_and_leaves_store_untouched(
     IntegrityError, nothing is written to the store and no restore is recorded."""
     if target_kind == "s3":
         client, bucket = request.getfixturevalue("s3_bucket")
-        steward = _on_s3(settings, request.getfixturevalue("s3_endpoint"), backup_bucket=bucket)
+        steward = on_s3(settings, request.getfixturevalue("s3_endpoint"), backup_bucket=bucket)
     else:
         steward = Steward(settings)
     version = steward.produce(CAMERAS, DAY)
@@ -429,7 +406,7 @@ def test_c5_4_3_back_up_twice_returns_the_existing_copy(
     ledger row, no second audit entry, no second object version on S3."""
     if target_kind == "s3":
         client, bucket = request.getfixturevalue("s3_bucket")
-        steward = _on_s3(settings, request.getfixturevalue("s3_endpoint"), backup_bucket=bucket)
+        steward = on_s3(settings, request.getfixturevalue("s3_endpoint"), backup_bucket=bucket)
     else:
         steward = Steward(settings)
     version = steward.produce(CAMERAS, DAY)

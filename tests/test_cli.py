@@ -24,7 +24,6 @@ from typing import Any
 import click
 import pytest
 import yaml
-from rich.console import Console
 
 from orchestration import cli
 from orchestration.clock import FixedClock
@@ -70,35 +69,9 @@ def base_env(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def run(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], base_env: dict[str, str]
-) -> Run:
-    """``run(args, env=None) -> (exit_code, stdout, stderr)`` through ``cli.main()``.
-
-    The environment holds only the given STEWARD_* variables (over ``base_env``). The module's
-    rich consoles write to whatever ``sys.stdout``/``sys.stderr`` is at print time, so capsys
-    sees them; they are swapped for wide ones so tables are not truncated at 80 columns.
-    """
-    monkeypatch.setattr(cli, "out", Console(soft_wrap=True, width=200))
-    monkeypatch.setattr(cli, "err", Console(stderr=True, soft_wrap=True, width=200))
-
-    def _run(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str, str]:
-        for name in list(os.environ):
-            if name.startswith("STEWARD_"):
-                monkeypatch.delenv(name)
-        for name, value in {**base_env, **(env or {})}.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(sys, "argv", ["steward", *args])
-        capsys.readouterr()
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
+def run(run_cli: Run, base_env: dict[str, str]) -> Run:
+    """``run(args, env=None) -> (exit_code, stdout, stderr)``: ``run_cli`` over ``base_env``."""
+    return lambda args, env=None: run_cli(args, {**base_env, **(env or {})})
 
 
 def home_env(settings: Settings) -> dict[str, str]:

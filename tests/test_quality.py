@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import os
 import re
 import shutil
 import sys
@@ -40,10 +39,8 @@ from dagster import (
     DagsterInstance,
     evaluate_automation_conditions,
 )
-from rich.console import Console
 from sqlalchemy import select
 
-from orchestration import cli
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.loader import load_catalog
 from orchestration.declarations.models import Classification
@@ -143,31 +140,6 @@ def catalog() -> Catalog:
 
 
 Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Run:
-    """``run_cli(args, env) -> (exit code, stdout, stderr)`` through ``orchestration.cli.main``."""
-    monkeypatch.setattr(cli, "out", Console(soft_wrap=True, width=240))
-    monkeypatch.setattr(cli, "err", Console(stderr=True, soft_wrap=True, width=240))
-
-    def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-        for name in list(os.environ):
-            if name.startswith("STEWARD_"):
-                monkeypatch.delenv(name)
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(sys, "argv", ["steward", *args])
-        capsys.readouterr()
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
 
 
 def cli_env(steward: Steward, actor: str = "operator:quality-desk") -> dict[str, str]:

@@ -30,10 +30,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from rich.console import Console
 from sqlalchemy import func, select
+from support import new_bucket, on_s3
 
-from orchestration import cli
 from orchestration.clock import DISTRICT_TZ
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.loader import load_catalog
@@ -201,28 +200,6 @@ def _landing_values(steward: Steward) -> set[str]:
     return values
 
 
-def _on_s3(
-    settings: Settings,
-    endpoint: str,
-    *,
-    backup_bucket: str | None = None,
-    store_bucket: str | None = None,
-) -> Steward:
-    changes: dict[str, object] = {"s3_endpoint_url": endpoint}
-    if backup_bucket:
-        changes["backup_targets"] = {"primary": f"s3://{backup_bucket}/backup"}
-    if store_bucket:
-        changes["store_uri"] = f"s3://{store_bucket}/store"
-    return Steward(replace(settings, **changes))
-
-
-def _new_bucket(client: Any) -> str:
-    name = f"steward-{uuid.uuid4().hex[:12]}"
-    client.create_bucket(Bucket=name)
-    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-    return name
-
-
 def _object_versions(client: Any, bucket: str, prefix: str = "") -> list[dict[str, Any]]:
     """Every object version and delete marker in ``bucket`` under ``prefix``."""
     found: list[dict[str, Any]] = []
@@ -236,31 +213,14 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
-def steward_cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], settings: Settings
-) -> Run:
+def steward_cli(run_cli: Run, settings: Settings) -> Run:
     """``run(args) -> (exit_code, stdout, stderr)`` through ``cli.main()`` on the test's home."""
-    monkeypatch.setattr(cli, "out", Console(soft_wrap=True, width=250))
-    monkeypatch.setattr(cli, "err", Console(stderr=True, soft_wrap=True, width=250))
-
-    def _run(args: list[str]) -> tuple[int, str, str]:
-        for name in list(os.environ):
-            if name.startswith("STEWARD_"):
-                monkeypatch.delenv(name)
-        monkeypatch.setenv("STEWARD_PROJECT_DIR", str(settings.project_root))
-        monkeypatch.setenv("STEWARD_HOME", str(settings.home))
-        monkeypatch.setenv("STEWARD_ACTOR", "test:cli")
-        monkeypatch.setattr(sys, "argv", ["steward", *args])
-        capsys.readouterr()
-        try:
-            cli.main()
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return _run
+    env = {
+        "STEWARD_PROJECT_DIR": str(settings.project_root),
+        "STEWARD_HOME": str(settings.home),
+        "STEWARD_ACTOR": "test:cli",
+    }
+    return lambda args: run_cli(args, env)
 
 
 @pytest.fixture(scope="module")
@@ -1271,8 +1231,8 @@ def test_c5_2_11_s3_end_to_end_no_canary_survives_the_sweep(
     from orchestration.defs.build import build_definitions, materialize_datasets
 
     client, backup_bucket = s3_bucket
-    store_bucket = _new_bucket(client) if store_kind == "s3" else None
-    steward = _on_s3(settings, s3_endpoint, backup_bucket=backup_bucket, store_bucket=store_bucket)
+    store_bucket = new_bucket(client) if store_kind == "s3" else None
+    steward = on_s3(settings, s3_endpoint, backup_bucket=backup_bucket, store_bucket=store_bucket)
     user_canaries, track_canaries = _seed_canaries(steward)
     canaries = [c.encode() for c in user_canaries]
     assert len(track_canaries) > 100 and all(
@@ -1405,8 +1365,8 @@ def s3_steward(
     settings: Settings, s3_endpoint: str, s3_bucket: tuple[Any, str]
 ) -> tuple[Steward, Any, str, str]:
     client, backup_bucket = s3_bucket
-    store_bucket = _new_bucket(client)
-    steward = _on_s3(settings, s3_endpoint, backup_bucket=backup_bucket, store_bucket=store_bucket)
+    store_bucket = new_bucket(client)
+    steward = on_s3(settings, s3_endpoint, backup_bucket=backup_bucket, store_bucket=store_bucket)
     for day in (DAY1, DAY2):
         steward.produce(CAMERA, day)
     steward.produce(GATES, DAY1)

@@ -193,23 +193,16 @@ class VersionStore:
     ) -> pd.DataFrame:
         """The table of a readable version, verified; the read is audit-logged (C5.4-1)."""
         self.check_readable(version, reader)
-        frame = decode(self._read_plaintext(version))
-        with transaction(self.engine) as s:
-            audit.append(
-                s,
-                at=self.clock.now(),
-                actor=actor,
-                action="read",
-                dataset=version.dataset,
-                partition=version.partition,
-                version=version.number,
-                detail={"reader": reader, "run_id": run_id},
-            )
-        return frame
+        return self._audited_read(version, {"reader": reader, "run_id": run_id}, actor)
 
     def read_unguarded(self, version: DatasetVersion, reader: str, actor: str) -> pd.DataFrame:
         """Any settled version, for the steward's own housekeeping (a retention sweep must see
         quarantined data too); verified and audit-logged like every read."""
+        return self._audited_read(version, {"reader": reader}, actor)
+
+    def _audited_read(
+        self, version: DatasetVersion, detail: dict[str, str | None], actor: str
+    ) -> pd.DataFrame:
         frame = decode(self._read_plaintext(version))
         with transaction(self.engine) as s:
             audit.append(
@@ -220,7 +213,7 @@ class VersionStore:
                 dataset=version.dataset,
                 partition=version.partition,
                 version=version.number,
-                detail={"reader": reader},
+                detail=detail,
             )
         return frame
 

@@ -1,0 +1,34 @@
+"""Helpers shared by several test modules (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from orchestration.settings import Settings
+from orchestration.steward import Steward
+
+
+def new_bucket(client: Any) -> str:
+    """A fresh bucket with versioning on."""
+    name = f"steward-{uuid.uuid4().hex[:12]}"
+    client.create_bucket(Bucket=name)
+    client.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return name
+
+
+def on_s3(
+    settings: Settings,
+    endpoint: str,
+    *,
+    backup_bucket: str | None = None,
+    store_bucket: str | None = None,
+) -> Steward:
+    """A steward whose backups (and, if given, store) are on the S3 server at ``endpoint``."""
+    changes: dict[str, object] = {"s3_endpoint_url": endpoint}
+    if backup_bucket:
+        changes["backup_targets"] = {"primary": f"s3://{backup_bucket}/backup"}
+    if store_bucket:
+        changes["store_uri"] = f"s3://{store_bucket}/store"
+    return Steward(replace(settings, **changes))
