@@ -6,6 +6,11 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from sqlalchemy import select
+
+from orchestration.ledger import audit
+from orchestration.ledger.db import transaction
+from orchestration.ledger.tables import AuditEntry
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 
@@ -32,3 +37,17 @@ def on_s3(
     if store_bucket:
         changes["store_uri"] = f"s3://{store_bucket}/store"
     return Steward(replace(settings, **changes))
+
+
+def audit_entries(steward: Steward, action: str) -> list[AuditEntry]:
+    """The audit log's entries of one action, oldest first."""
+    with transaction(steward.engine) as s:
+        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
+        return list(s.scalars(query))
+
+
+def assert_audit_intact(steward: Steward) -> None:
+    """The hash chain verifies (C5.4-1)."""
+    with transaction(steward.engine) as s:
+        report = audit.verify(s)
+    assert report.ok, report.problems

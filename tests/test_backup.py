@@ -17,12 +17,11 @@ from urllib.parse import urlparse
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
-from support import new_bucket, on_s3
+from support import assert_audit_intact, audit_entries, new_bucket, on_s3
 
 from orchestration.errors import IntegrityError, NotFound
-from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import AuditEntry, BackupCopy, DatasetVersion, Restore
+from orchestration.ledger.tables import BackupCopy, DatasetVersion, Restore
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 from orchestration.store.crypto import MAGIC
@@ -67,21 +66,6 @@ def _count(steward: Steward, model: type, *where: object) -> int:
         return s.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def _audit_actions(steward: Steward, action: str) -> list[AuditEntry]:
-    with transaction(steward.engine) as s:
-        return list(
-            s.scalars(
-                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
-            )
-        )
-
-
-def _audit_ok(steward: Steward) -> None:
-    with transaction(steward.engine) as s:
-        report = audit.verify(s)
-    assert report.ok, report.problems
-
-
 def _copy_path(location: str) -> Path:
     assert location.startswith("file://")
     return Path(urlparse(location).path)
@@ -119,12 +103,12 @@ def test_c5_4_3_every_promoted_version_has_a_directory_backup_copy(
             assert secret not in data
 
     assert _count(steward, BackupCopy) == len(versions)
-    backups = _audit_actions(steward, "backup")
+    backups = audit_entries(steward, "backup")
     assert {(e.dataset, e.version, e.detail["target"]) for e in backups} == {
         (v.dataset, v.number, "primary") for v in versions
     }
     assert all(e.actor == settings.actor for e in backups)
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 @pytest.mark.s3
@@ -234,7 +218,7 @@ def test_c5_4_3_verify_all_ok_then_rewritten_directory_copy_fails(
     with transaction(steward.engine) as s:
         status = s.get(BackupCopy, victim.backups[0].id).verify_status  # type: ignore[union-attr]
     assert status == "failed"
-    logged = [e for e in _audit_actions(steward, "backup_verify") if e.dataset == CAMERAS]
+    logged = [e for e in audit_entries(steward, "backup_verify") if e.dataset == CAMERAS]
     assert [e.detail["ok"] for e in logged] == [True, False]
     assert all(e.actor == "test:verifier" for e in logged)
 
@@ -242,7 +226,7 @@ def test_c5_4_3_verify_all_ok_then_rewritten_directory_copy_fails(
     checks = {c.dataset: c for c in steward.backups.verify("test:verifier")}
     assert not checks[CAMERAS].ok
     assert "missing" in (checks[CAMERAS].problem or "")
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 @pytest.mark.s3
@@ -337,12 +321,12 @@ def test_c5_5_3_restore_from_s3_brings_the_version_back(
         (version.id, copy.id, RESTORER)
     ]
     assert rows[0].restored_at == settings.clock.now()
-    entries = _audit_actions(steward, "restore")
+    entries = audit_entries(steward, "restore")
     assert [(e.actor, e.dataset, e.partition, e.version) for e in entries] == [
         (RESTORER, CAMERAS, DAY, version.number)
     ]
     assert entries[0].detail["location"] == copy.location
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 @pytest.mark.parametrize("target_kind", ["directory", pytest.param("s3", marks=pytest.mark.s3)])
@@ -377,10 +361,10 @@ def test_c5_5_3_restore_from_tampered_copy_raises_and_leaves_store_untouched(
         steward.backups.restore(CAMERAS, DAY, version.number, RESTORER)
     assert store_object.read_bytes() == broken
     assert _count(steward, Restore) == 0
-    assert _audit_actions(steward, "restore") == []
+    assert audit_entries(steward, "restore") == []
     with pytest.raises(IntegrityError):
         steward.store.read(version, "test", "test:reader")
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 def test_c5_5_3_restore_unknown_version_raises_not_found(steward: Steward) -> None:
@@ -418,7 +402,7 @@ def test_c5_4_3_back_up_twice_returns_the_existing_copy(
         assert again.location == first.location
         assert again.object_version_id == first.object_version_id
     assert _count(steward, BackupCopy) == 1
-    assert len(_audit_actions(steward, "backup")) == 1
+    assert len(audit_entries(steward, "backup")) == 1
     if target_kind == "s3":
         _, key = _s3_key(first.location)
         listed = client.list_object_versions(Bucket=bucket, Prefix=key)

@@ -122,7 +122,7 @@ def problems_of(root: Path, backup_targets: set[str] | None = None) -> list[str]
     return problems
 
 
-def find(problems: list[str], file: str, field: str | None, *fragments: str) -> str:
+def assert_problem(problems: list[str], file: str, field: str | None, *fragments: str) -> str:
     """The one problem about ``file`` and ``field`` containing every fragment."""
     hits = [
         p
@@ -143,7 +143,7 @@ def suite_file(dataset_file: str) -> str:
     return f"quality_suites/{zone}.{name}.yaml"
 
 
-def only_in(problems: list[str], *files: str) -> None:
+def assert_only_in(problems: list[str], *files: str) -> None:
     """Every problem is about one of ``files``: a broken file does not implicate others.
 
     A dataset file that does not parse leaves its own quality suite without a dataset, so the
@@ -301,9 +301,9 @@ def test_malformed_yaml_names_file_and_line(project: Path) -> None:
         encoding="utf-8",
     )
     problems = problems_of(project)
-    p = find(problems, BUS, None, "malformed YAML")
+    p = assert_problem(problems, BUS, None, "malformed YAML")
     assert f"{BUS}: line 4 " in p
-    only_in(problems, BUS)
+    assert_only_in(problems, BUS)
 
 
 def test_malformed_yaml_unclosed_flow_sequence(project: Path) -> None:
@@ -312,9 +312,9 @@ def test_malformed_yaml_unclosed_flow_sequence(project: Path) -> None:
         text.replace("purposes:\n", "purposes: [people_flow_statistics\n", 1), encoding="utf-8"
     )
     problems = problems_of(project)
-    p = find(problems, PEOPLE_FLOW, None, "malformed YAML")
+    p = assert_problem(problems, PEOPLE_FLOW, None, "malformed YAML")
     assert " line " in p
-    only_in(problems, PEOPLE_FLOW)
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 @pytest.mark.parametrize(
@@ -324,8 +324,8 @@ def test_malformed_yaml_unclosed_flow_sequence(project: Path) -> None:
 def test_document_that_is_not_a_mapping(project: Path, document: str, kind: str) -> None:
     (project / PHOTOS).write_text(document, encoding="utf-8")
     problems = problems_of(project)
-    find(problems, PHOTOS, None, "expected a mapping", kind)
-    only_in(problems, PHOTOS)
+    assert_problem(problems, PHOTOS, None, "expected a mapping", kind)
+    assert_only_in(problems, PHOTOS)
 
 
 @pytest.mark.parametrize(
@@ -340,8 +340,8 @@ def test_document_that_is_not_a_mapping(project: Path, document: str, kind: str)
 def test_wrong_type_names_the_field(project: Path, field: str, value: Any, where: str) -> None:
     edit(project, PEOPLE_FLOW, lambda d: d.__setitem__(field, value))
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, where)
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(problems, PEOPLE_FLOW, where)
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_wrong_type_in_nested_field(project: Path) -> None:
@@ -351,36 +351,36 @@ def test_wrong_type_in_nested_field(project: Path) -> None:
         lambda d: d["provider"].__setitem__("consent_or_anonymization_confirmed", "perhaps"),
     )
     problems = problems_of(project)
-    find(problems, CAMERAS, "provider.consent_or_anonymization_confirmed", "boolean")
+    assert_problem(problems, CAMERAS, "provider.consent_or_anonymization_confirmed", "boolean")
 
 
 def test_wrong_type_in_list_item(project: Path) -> None:
     edit(project, PEOPLE_FLOW, lambda d: d["columns"][1].__setitem__("type", "decimal"))
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "columns.1.type")
+    assert_problem(problems, PEOPLE_FLOW, "columns.1.type")
 
 
 def test_empty_purposes_refused_c5_2_1(project: Path) -> None:
     """C5.2-1: a dataset declares its purposes of use."""
     edit(project, APP_USERS, lambda d: d.__setitem__("purposes", []))
-    find(problems_of(project), APP_USERS, "purposes")
+    assert_problem(problems_of(project), APP_USERS, "purposes")
 
 
 def test_unknown_top_level_field_is_refused(project: Path) -> None:
     """extra=forbid: a misspelt field is an error, never silently ignored."""
     edit(project, BUS, lambda d: d.__setitem__("retention", "P7D"))
     problems = problems_of(project)
-    find(problems, BUS, "retention", "Extra inputs are not permitted")
-    only_in(problems, BUS)
+    assert_problem(problems, BUS, "retention", "Extra inputs are not permitted")
+    assert_only_in(problems, BUS)
 
 
 def test_misspelt_field_is_refused_and_the_dataset_not_loaded(project: Path) -> None:
     edit(project, CAMERAS, lambda d: d.__setitem__("retention_polcy", d.pop("retention_policy")))
     problems = problems_of(project)
-    find(problems, CAMERAS, "retention_polcy", "Extra inputs are not permitted")
+    assert_problem(problems, CAMERAS, "retention_polcy", "Extra inputs are not permitted")
     # The refused file is not half-loaded: its downstream dataset sees no such upstream.
-    find(problems, PEOPLE_FLOW, "upstream.0", "rail_os/station_camera_detections")
-    only_in(problems, CAMERAS, PEOPLE_FLOW)
+    assert_problem(problems, PEOPLE_FLOW, "upstream.0", "rail_os/station_camera_detections")
+    assert_only_in(problems, CAMERAS, PEOPLE_FLOW)
 
 
 @pytest.mark.parametrize(
@@ -396,7 +396,7 @@ def test_duplicate_yaml_key_is_refused(project: Path, file: str, extra: str, key
     text = (project / file).read_text(encoding="utf-8")
     (project / file).write_text(text + extra, encoding="utf-8")
     problems = problems_of(project)
-    p = find(problems, file, None, "duplicate", key)
+    p = assert_problem(problems, file, None, "duplicate", key)
     assert f"{file}: line {len(text.splitlines()) + 1} " in p
 
 
@@ -407,17 +407,17 @@ def test_duplicate_nested_yaml_key_is_refused(project: Path) -> None:
         "  disclosure_scope: members\n  disclosure_scope: named_recipients\n",
     )
     (project / SHOP_SALES).write_text(text, encoding="utf-8")
-    find(problems_of(project), SHOP_SALES, None, "duplicate", "disclosure_scope")
+    assert_problem(problems_of(project), SHOP_SALES, None, "duplicate", "disclosure_scope")
 
 
 def test_unknown_nested_field_is_refused(project: Path) -> None:
     edit(project, SHOP_SALES, lambda d: d["provider"].__setitem__("contract", "x"))
-    find(problems_of(project), SHOP_SALES, "provider.contract", "Extra inputs")
+    assert_problem(problems_of(project), SHOP_SALES, "provider.contract", "Extra inputs")
 
 
 def test_unknown_field_in_policy_is_refused(project: Path) -> None:
     edit(project, CAMERA_POLICY, lambda d: d.__setitem__("keep_forever", True))
-    find(problems_of(project), CAMERA_POLICY, "keep_forever", "Extra inputs")
+    assert_problem(problems_of(project), CAMERA_POLICY, "keep_forever", "Extra inputs")
 
 
 @pytest.mark.parametrize(
@@ -441,15 +441,15 @@ def test_missing_required_field(project: Path, path: tuple[str, ...], field: str
 
     edit(project, OD_MATRIX, drop)
     problems = problems_of(project)
-    find(problems, OD_MATRIX, field, "Field required")
-    only_in(problems, OD_MATRIX)
+    assert_problem(problems, OD_MATRIX, field, "Field required")
+    assert_only_in(problems, OD_MATRIX)
 
 
 def test_key_must_match_file_name(project: Path) -> None:
     edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("key", "city_os/people_flow_daily"))
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "key", "city_os/people_flow_daily", "assets/city_os/")
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(problems, PEOPLE_FLOW, "key", "city_os/people_flow_daily", "assets/city_os/")
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_file_in_wrong_zone_folder(project: Path) -> None:
@@ -458,16 +458,18 @@ def test_file_in_wrong_zone_folder(project: Path) -> None:
     )
     (project / STATION_MASTER).unlink()
     problems = problems_of(project)
-    find(problems, "assets/city_os/station_master.yaml", "key", "assets/open/station_master.yaml")
+    assert_problem(
+        problems, "assets/city_os/station_master.yaml", "key", "assets/open/station_master.yaml"
+    )
     # station_master was not loaded, so the OD matrix now names an unknown upstream.
-    find(problems, OD_MATRIX, "upstream.1", "open/station_master")
+    assert_problem(problems, OD_MATRIX, "upstream.1", "open/station_master")
 
 
 def test_unknown_zone_in_key(project: Path) -> None:
     data = read(project, BUS)
     data["key"] = "harbor/bus_ridership"
     write(project, "assets/harbor/bus_ridership.yaml", data)
-    find(problems_of(project), "assets/harbor/bus_ridership.yaml", "key", "harbor")
+    assert_problem(problems_of(project), "assets/harbor/bus_ridership.yaml", "key", "harbor")
 
 
 def test_missing_assets_folder(project: Path) -> None:
@@ -480,39 +482,41 @@ def test_missing_assets_folder(project: Path) -> None:
 def test_unknown_upstream_reference(project: Path) -> None:
     edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("upstream", ["rail_os/station_cameras"]))
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "upstream.0", "unknown dataset", "rail_os/station_cameras")
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(
+        problems, PEOPLE_FLOW, "upstream.0", "unknown dataset", "rail_os/station_cameras"
+    )
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_unknown_retention_policy(project: Path) -> None:
     edit(project, CAMERAS, lambda d: d.__setitem__("retention_policy", "camera_raw_v2"))
     problems = problems_of(project)
-    find(problems, CAMERAS, "retention_policy", "unknown policy", "camera_raw_v2")
-    only_in(problems, CAMERAS)
+    assert_problem(problems, CAMERAS, "retention_policy", "unknown policy", "camera_raw_v2")
+    assert_only_in(problems, CAMERAS)
 
 
 def test_unknown_quality_suite(project: Path) -> None:
     edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("quality_suite", "people_flow_checks"))
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "quality_suite", "quality_suites/people_flow_checks.yaml")
+    assert_problem(problems, PEOPLE_FLOW, "quality_suite", "quality_suites/people_flow_checks.yaml")
     # Its old suite file is now nobody's.
-    find(problems, suite_file(PEOPLE_FLOW), "dataset", "city_os/people_flow_hourly")
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(problems, suite_file(PEOPLE_FLOW), "dataset", "city_os/people_flow_hourly")
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_missing_quality_suite_file(project: Path) -> None:
     (project / suite_file(PEOPLE_FLOW)).unlink()
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "quality_suite", f"{suite_file(PEOPLE_FLOW)}")
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(problems, PEOPLE_FLOW, "quality_suite", f"{suite_file(PEOPLE_FLOW)}")
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_every_dataset_names_a_quality_suite_c5_5_1(project: Path) -> None:
     """C5.5-1: every dataset has a quality suite."""
     edit(project, BUS, lambda d: d.pop("quality_suite"))
     problems = problems_of(project)
-    find(problems, BUS, "quality_suite", "C5.5-1")
-    only_in(problems, BUS)
+    assert_problem(problems, BUS, "quality_suite", "C5.5-1")
+    assert_only_in(problems, BUS)
 
 
 def test_renamed_quality_suite_is_accepted(project: Path) -> None:
@@ -532,7 +536,7 @@ def test_renamed_quality_suite_is_accepted(project: Path) -> None:
 def test_quality_suite_file_name_must_match_its_name(project: Path) -> None:
     edit(project, suite_file(BUS), lambda d: d.__setitem__("name", "bus_checks"))
     problems = problems_of(project)
-    find(problems, suite_file(BUS), "name", "bus_checks")
+    assert_problem(problems, suite_file(BUS), "name", "bus_checks")
 
 
 def test_quality_suite_names_an_undeclared_column(project: Path) -> None:
@@ -542,8 +546,8 @@ def test_quality_suite_names_an_undeclared_column(project: Path) -> None:
 
     edit(project, suite_file(BUS), misspell)
     problems = problems_of(project)
-    find(problems, suite_file(BUS), None, "'route'")
-    only_in(problems, suite_file(BUS))
+    assert_problem(problems, suite_file(BUS), None, "'route'")
+    assert_only_in(problems, suite_file(BUS))
 
 
 @pytest.mark.parametrize("dimension", ["accuracy", "completeness", "consistency"])
@@ -557,7 +561,7 @@ def test_quality_suite_covers_every_dimension_c5_5_1(project: Path, dimension: s
         ),
     )
     problems = problems_of(project)
-    find(problems, suite_file(BUS), "expectations", dimension, "C5.5-1")
+    assert_problem(problems, suite_file(BUS), "expectations", dimension, "C5.5-1")
 
 
 def test_dataset_cannot_use_another_datasets_suite_c5_5_1(project: Path) -> None:
@@ -566,8 +570,8 @@ def test_dataset_cannot_use_another_datasets_suite_c5_5_1(project: Path) -> None
     (project / suite_file(BUS)).unlink()
     edit(project, BUS, lambda d: d.__setitem__("quality_suite", "open.station_master"))
     problems = problems_of(project)
-    find(problems, BUS, "quality_suite", "open.station_master", "C5.5-1")
-    only_in(problems, BUS)
+    assert_problem(problems, BUS, "quality_suite", "open.station_master", "C5.5-1")
+    assert_only_in(problems, BUS)
 
 
 def test_quality_suite_declared_twice(project: Path) -> None:
@@ -581,8 +585,8 @@ def test_unknown_backup_target(project: Path) -> None:
     """C5.4-3: every version is backed up to a configured target."""
     edit(project, BUS, lambda d: d.__setitem__("backup", {"target": "offsite"}))
     problems = problems_of(project, {"primary"})
-    find(problems, BUS, "backup.target", "'offsite'", "primary")
-    only_in(problems, BUS)
+    assert_problem(problems, BUS, "backup.target", "'offsite'", "primary")
+    assert_only_in(problems, BUS)
     # Without a configured set (e.g. generating docs) targets are not checked.
     assert "open/bus_ridership" in load_catalog(project).datasets
     # With the target configured it loads.
@@ -596,8 +600,10 @@ def test_transform_module_cannot_be_imported(project: Path) -> None:
         lambda d: d.__setitem__("transform", "assets.city_os.no_such_module:transform"),
     )
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "transform", "cannot import", "assets.city_os.no_such_module")
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(
+        problems, PEOPLE_FLOW, "transform", "cannot import", "assets.city_os.no_such_module"
+    )
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_transform_module_with_syntax_error(project: Path) -> None:
@@ -609,7 +615,7 @@ def test_transform_module_with_syntax_error(project: Path) -> None:
         lambda d: d.__setitem__("transform", "assets.city_os.broken_flow:transform"),
     )
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "transform", "assets.city_os.broken_flow", "SyntaxError")
+    assert_problem(problems, PEOPLE_FLOW, "transform", "assets.city_os.broken_flow", "SyntaxError")
 
 
 def test_transform_function_missing(project: Path) -> None:
@@ -619,46 +625,48 @@ def test_transform_function_missing(project: Path) -> None:
         lambda d: d.__setitem__("transform", "assets.city_os.people_flow_hourly:no_such_function"),
     )
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "transform", "no function", "no_such_function")
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(problems, PEOPLE_FLOW, "transform", "no function", "no_such_function")
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_transform_not_in_module_function_form(project: Path) -> None:
     edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("transform", "people_flow_hourly"))
-    find(problems_of(project), PEOPLE_FLOW, "transform", "module:function")
+    assert_problem(problems_of(project), PEOPLE_FLOW, "transform", "module:function")
 
 
 # -- how a dataset is produced ------------------------------------------------------------------
 def test_derived_dataset_without_transform(project: Path) -> None:
     edit(project, PEOPLE_FLOW, lambda d: d.pop("transform"))
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "transform", "derived dataset needs both upstream and transform")
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(
+        problems, PEOPLE_FLOW, "transform", "derived dataset needs both upstream and transform"
+    )
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_derived_dataset_without_upstream(project: Path) -> None:
     edit(project, PEOPLE_FLOW, lambda d: d.pop("upstream"))
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "transform", "upstream")
+    assert_problem(problems, PEOPLE_FLOW, "transform", "upstream")
 
 
 def test_ingest_dataset_with_upstream(project: Path) -> None:
     edit(project, BUS, lambda d: d.__setitem__("upstream", ["open/station_master"]))
     problems = problems_of(project)
-    find(problems, BUS, "landing", "ingest")
-    only_in(problems, BUS)
+    assert_problem(problems, BUS, "landing", "ingest")
+    assert_only_in(problems, BUS)
 
 
 def test_daily_dataset_needs_a_start_date(project: Path) -> None:
     edit(project, BUS, lambda d: d["partitioning"].pop("start"))
     problems = problems_of(project)
-    find(problems, BUS, "partitioning", "start")
-    only_in(problems, BUS)
+    assert_problem(problems, BUS, "partitioning", "start")
+    assert_only_in(problems, BUS)
 
 
 def test_column_declared_twice(project: Path) -> None:
     edit(project, BUS, lambda d: d["columns"].append(dict(d["columns"][0])))
-    find(problems_of(project), BUS, "columns", "'route_id'", "twice")
+    assert_problem(problems_of(project), BUS, "columns", "'route_id'", "twice")
 
 
 # -- lineage ------------------------------------------------------------------------------------
@@ -686,7 +694,7 @@ def test_dataset_reading_itself_is_a_cycle(project: Path) -> None:
         OD_MATRIX,
         lambda d: d["upstream"].append("city_os/od_matrix_daily"),
     )
-    find(problems_of(project), OD_MATRIX, "upstream", "lineage cycle")
+    assert_problem(problems_of(project), OD_MATRIX, "upstream", "lineage cycle")
 
 
 def test_city_os_cannot_feed_rail_os_c3_3_3(project: Path) -> None:
@@ -699,8 +707,8 @@ def test_city_os_cannot_feed_rail_os_c3_3_3(project: Path) -> None:
 
     edit(project, CAMERAS, read_city_os)
     problems = problems_of(project)
-    find(problems, CAMERAS, "upstream.0", "city_os/anonymized_trips", "C3.3-3")
-    only_in(problems, CAMERAS)
+    assert_problem(problems, CAMERAS, "upstream.0", "city_os/anonymized_trips", "C3.3-3")
+    assert_only_in(problems, CAMERAS)
 
 
 def test_city_os_cannot_feed_rail_os_through_another_zone_c3_3_3(project: Path) -> None:
@@ -720,8 +728,8 @@ def test_city_os_cannot_feed_rail_os_through_another_zone_c3_3_3(project: Path) 
 
     edit(project, CAMERAS, read_relay)
     problems = problems_of(project)
-    find(problems, CAMERAS, "upstream", "city_os/od_matrix_daily", "C3.3-3")
-    only_in(problems, CAMERAS)
+    assert_problem(problems, CAMERAS, "upstream", "city_os/od_matrix_daily", "C3.3-3")
+    assert_only_in(problems, CAMERAS)
 
 
 @pytest.mark.parametrize("classification", ["personal", "pseudonymized"])
@@ -729,7 +737,7 @@ def test_city_os_never_holds_personal_data_c5_2_5(project: Path, classification:
     """C5.2-5: personal information is not stored in City OS."""
     edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("classification", classification))
     problems = problems_of(project)
-    p = find(problems, PEOPLE_FLOW, "classification", "C5.2-5")
+    p = assert_problem(problems, PEOPLE_FLOW, "classification", "C5.2-5")
     assert classification in p
 
 
@@ -750,8 +758,10 @@ def test_city_os_from_personal_rail_os_must_be_statistical_c3_3_1(
 
     edit(project, PEOPLE_FLOW, reclassify)
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "classification", "rail_os/station_camera_detections", "C3.3-1")
-    only_in(problems, PEOPLE_FLOW)
+    assert_problem(
+        problems, PEOPLE_FLOW, "classification", "rail_os/station_camera_detections", "C3.3-1"
+    )
+    assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_city_os_from_personal_rail_os_through_another_zone_c3_3_1(project: Path) -> None:
@@ -771,7 +781,9 @@ def test_city_os_from_personal_rail_os_through_another_zone_c3_3_1(project: Path
 
     edit(project, PEOPLE_FLOW, open_from_copy)
     problems = problems_of(project)
-    find(problems, PEOPLE_FLOW, "classification", "rail_os/station_camera_detections", "C3.3-1")
+    assert_problem(
+        problems, PEOPLE_FLOW, "classification", "rail_os/station_camera_detections", "C3.3-1"
+    )
 
 
 def test_city_os_anonymized_from_personal_rail_os_is_allowed_c3_3_1(project: Path) -> None:
@@ -786,8 +798,8 @@ def test_city_os_anonymized_from_personal_rail_os_is_allowed_c3_3_1(project: Pat
 def test_personal_data_needs_a_retention_policy_c5_2_11(project: Path, file: str) -> None:
     edit(project, file, lambda d: d.pop("retention_policy"))
     problems = problems_of(project)
-    find(problems, file, "retention_policy", "C5.2-11")
-    only_in(problems, file)
+    assert_problem(problems, file, "retention_policy", "C5.2-11")
+    assert_only_in(problems, file)
 
 
 @pytest.mark.parametrize("file", [CAMERAS, GATES])
@@ -798,8 +810,8 @@ def test_personal_data_needs_confirmed_consent_c5_1_1(project: Path, file: str) 
         lambda d: d["provider"].__setitem__("consent_or_anonymization_confirmed", False),
     )
     problems = problems_of(project)
-    find(problems, file, "provider.consent_or_anonymization_confirmed", "C5.1-1")
-    only_in(problems, file)
+    assert_problem(problems, file, "provider.consent_or_anonymization_confirmed", "C5.1-1")
+    assert_only_in(problems, file)
 
 
 def test_non_personal_data_needs_no_consent_confirmation_c5_1_1(project: Path) -> None:
@@ -814,8 +826,8 @@ def test_non_personal_data_needs_no_consent_confirmation_c5_1_1(project: Path) -
 def test_declared_special_care_category_c5_2_4(project: Path) -> None:
     edit(project, APP_USERS, lambda d: d.update(special_care_categories=["medical_history"]))
     problems = problems_of(project)
-    find(problems, APP_USERS, "special_care_categories", "C5.2-4")
-    only_in(problems, APP_USERS)
+    assert_problem(problems, APP_USERS, "special_care_categories", "C5.2-4")
+    assert_only_in(problems, APP_USERS)
 
 
 @pytest.mark.parametrize(
@@ -827,8 +839,8 @@ def test_special_care_column_name_c5_2_4(project: Path, column: str) -> None:
     edit(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
     problems = problems_of(project)
     index = len(read(project, APP_USERS)["columns"]) - 1
-    find(problems, APP_USERS, f"columns.{index}.name", column, "C5.2-4")
-    only_in(problems, APP_USERS)
+    assert_problem(problems, APP_USERS, f"columns.{index}.name", column, "C5.2-4")
+    assert_only_in(problems, APP_USERS)
 
 
 @pytest.mark.parametrize("column", ["病歴", "犯罪歴", "ｍｅｄｉｃａｌ_history"])
@@ -840,8 +852,8 @@ def test_special_care_column_name_in_japanese_or_full_width_c5_2_4(
     edit(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
     problems = problems_of(project)
     index = len(read(project, APP_USERS)["columns"]) - 1
-    find(problems, APP_USERS, f"columns.{index}.name", column, "C5.2-4")
-    only_in(problems, APP_USERS)
+    assert_problem(problems, APP_USERS, f"columns.{index}.name", column, "C5.2-4")
+    assert_only_in(problems, APP_USERS)
 
 
 def test_harmless_japanese_column_name_is_accepted(project: Path) -> None:
@@ -854,7 +866,7 @@ def test_harmless_japanese_column_name_is_accepted(project: Path) -> None:
 def test_column_name_must_be_a_lower_case_identifier(project: Path, column: str) -> None:
     edit(project, BUS, lambda d: d["columns"].append({"name": column, "type": "string"}))
     index = len(read(project, BUS)["columns"]) - 1
-    find(problems_of(project), BUS, f"columns.{index}.name")
+    assert_problem(problems_of(project), BUS, f"columns.{index}.name")
 
 
 @pytest.mark.parametrize("column", ["grace_period", "trace_id"])
@@ -869,27 +881,29 @@ def test_inflected_special_care_column_name_c5_2_4(project: Path, column: str) -
     """C5.2-4 / appendix: results of health checkups, diagnoses and arrests are special care."""
     edit(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
     problems = problems_of(project)
-    find(problems, APP_USERS, None, column, "C5.2-4")
+    assert_problem(problems, APP_USERS, None, column, "C5.2-4")
 
 
 # -- confidential data and copyright ------------------------------------------------------------
 def test_confidential_without_terms_c5_3_1(project: Path) -> None:
     edit(project, SHOP_SALES, lambda d: d.pop("confidential"))
     problems = problems_of(project)
-    find(problems, SHOP_SALES, "confidential", "C5.3-1")
-    only_in(problems, SHOP_SALES)
+    assert_problem(problems, SHOP_SALES, "confidential", "C5.3-1")
+    assert_only_in(problems, SHOP_SALES)
 
 
 def test_purposes_outside_permitted_purposes_c5_3_2(project: Path) -> None:
     edit(project, SHOP_SALES, lambda d: d["purposes"].append("targeted_advertising"))
     problems = problems_of(project)
-    find(problems, SHOP_SALES, "purposes", "targeted_advertising", "C5.3-2")
-    only_in(problems, SHOP_SALES)
+    assert_problem(problems, SHOP_SALES, "purposes", "targeted_advertising", "C5.3-2")
+    assert_only_in(problems, SHOP_SALES)
 
 
 def test_confidential_terms_need_permitted_purposes_c5_3_1(project: Path) -> None:
     edit(project, SHOP_SALES, lambda d: d["confidential"].pop("disclosure_scope"))
-    find(problems_of(project), SHOP_SALES, "confidential.disclosure_scope", "Field required")
+    assert_problem(
+        problems_of(project), SHOP_SALES, "confidential.disclosure_scope", "Field required"
+    )
 
 
 @pytest.mark.parametrize("license_", [None, ""])
@@ -902,8 +916,8 @@ def test_protected_work_needs_a_license_c5_6_1(project: Path, license_: str | No
 
     edit(project, PHOTOS, unlicense)
     problems = problems_of(project)
-    find(problems, PHOTOS, "copyright.license", "C5.6-1")
-    only_in(problems, PHOTOS)
+    assert_problem(problems, PHOTOS, "copyright.license", "C5.6-1")
+    assert_only_in(problems, PHOTOS)
 
 
 def test_unprotected_work_needs_no_license_c5_6_1(project: Path) -> None:
@@ -915,15 +929,15 @@ def test_unprotected_work_needs_no_license_c5_6_1(project: Path) -> None:
 def test_policy_that_does_not_serve_the_classification_c5_2_11(project: Path) -> None:
     edit(project, CAMERAS, lambda d: d.__setitem__("retention_policy", "gate_events_pseudonymized"))
     problems = problems_of(project)
-    find(problems, CAMERAS, "retention_policy", "gate_events_pseudonymized", "personal")
-    only_in(problems, CAMERAS)
+    assert_problem(problems, CAMERAS, "retention_policy", "gate_events_pseudonymized", "personal")
+    assert_only_in(problems, CAMERAS)
 
 
 def test_policy_anchor_column_must_be_declared(project: Path) -> None:
     edit(project, APP_POLICY, lambda d: d["anchor"].__setitem__("column", "closed_at"))
     problems = problems_of(project)
-    find(problems, APP_USERS, "retention_policy", "closed_at")
-    only_in(problems, APP_USERS)
+    assert_problem(problems, APP_USERS, "retention_policy", "closed_at")
+    assert_only_in(problems, APP_USERS)
 
 
 @pytest.mark.parametrize(
@@ -931,13 +945,13 @@ def test_policy_anchor_column_must_be_declared(project: Path) -> None:
 )
 def test_policy_anchor_column_iff_column_kind(project: Path, anchor: dict[str, str]) -> None:
     edit(project, CAMERA_POLICY, lambda d: d.__setitem__("anchor", anchor))
-    find(problems_of(project), CAMERA_POLICY, "anchor", "column")
+    assert_problem(problems_of(project), CAMERA_POLICY, "anchor", "column")
 
 
 def test_policy_file_name_must_match_its_name(project: Path) -> None:
     edit(project, CAMERA_POLICY, lambda d: d.__setitem__("name", "camera_raw"))
     problems = problems_of(project)
-    find(problems, CAMERA_POLICY, "name", "camera_raw", "file name")
+    assert_problem(problems, CAMERA_POLICY, "name", "camera_raw", "file name")
 
 
 @pytest.mark.parametrize(
@@ -947,9 +961,9 @@ def test_policy_file_name_must_match_its_name(project: Path) -> None:
 def test_policy_with_invalid_iso_duration(project: Path, field: str, value: str) -> None:
     edit(project, CAMERA_POLICY, lambda d: d.__setitem__(field, value))
     problems = problems_of(project)
-    find(problems, CAMERA_POLICY, field, "ISO 8601")
+    assert_problem(problems, CAMERA_POLICY, field, "ISO 8601")
     # The camera dataset's policy did not load, so its reference is unknown too.
-    find(problems, CAMERAS, "retention_policy", "camera_detections_raw")
+    assert_problem(problems, CAMERAS, "retention_policy", "camera_detections_raw")
 
 
 def test_policy_with_calendar_duration_loads(project: Path) -> None:
@@ -977,16 +991,16 @@ def test_every_problem_of_every_file_at_once(project: Path) -> None:
     edit(project, SHOP_SALES, lambda d: d.__setitem__("colour", "blue"))
 
     problems = problems_of(project, {"primary"})
-    find(problems, BUS, None, "malformed YAML")
-    find(problems, PEOPLE_FLOW, "classification", "C5.2-5")
-    find(problems, PEOPLE_FLOW, "retention_policy", "C5.2-11")
-    find(problems, PEOPLE_FLOW, "classification", "C3.3-1")
-    find(problems, PHOTOS, "copyright.license", "C5.6-1")
-    find(problems, CAMERA_POLICY, "period")
-    find(problems, CAMERAS, "retention_policy", "camera_detections_raw")
-    find(problems, SHOP_SALES, "colour")
+    assert_problem(problems, BUS, None, "malformed YAML")
+    assert_problem(problems, PEOPLE_FLOW, "classification", "C5.2-5")
+    assert_problem(problems, PEOPLE_FLOW, "retention_policy", "C5.2-11")
+    assert_problem(problems, PEOPLE_FLOW, "classification", "C3.3-1")
+    assert_problem(problems, PHOTOS, "copyright.license", "C5.6-1")
+    assert_problem(problems, CAMERA_POLICY, "period")
+    assert_problem(problems, CAMERAS, "retention_policy", "camera_detections_raw")
+    assert_problem(problems, SHOP_SALES, "colour")
     assert len(problems) == len(set(problems))
-    only_in(problems, BUS, PEOPLE_FLOW, PHOTOS, CAMERA_POLICY, CAMERAS, SHOP_SALES)
+    assert_only_in(problems, BUS, PEOPLE_FLOW, PHOTOS, CAMERA_POLICY, CAMERAS, SHOP_SALES)
 
 
 def test_declaration_errors_is_bad_input_with_exit_code_2(project: Path) -> None:

@@ -31,14 +31,13 @@ from typing import Any
 import pandas as pd
 import pytest
 from sqlalchemy import func, select
-from support import new_bucket, on_s3
+from support import assert_audit_intact, audit_entries, new_bucket, on_s3
 
 from orchestration.clock import DISTRICT_TZ
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.loader import load_catalog
 from orchestration.declarations.models import RetentionPolicy
 from orchestration.errors import BadInput, KeyMissing, NotFound, NotReadable
-from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
 from orchestration.ledger.lineage import version_lineage
 from orchestration.ledger.locks import LockBusy, ledger_lock
@@ -106,21 +105,6 @@ def _certificates(steward: Steward) -> list[PurgeCertificate]:
 def _incidents(steward: Steward) -> list[Incident]:
     with transaction(steward.engine) as s:
         return list(s.scalars(select(Incident).order_by(Incident.id)))
-
-
-def _audit(steward: Steward, action: str) -> list[AuditEntry]:
-    with transaction(steward.engine) as s:
-        return list(
-            s.scalars(
-                select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
-            )
-        )
-
-
-def _audit_ok(steward: Steward) -> None:
-    with transaction(steward.engine) as s:
-        report = audit.verify(s)
-    assert report.ok, report.problems
 
 
 def _history(steward: Steward, dataset: str, partition: str | None = None) -> list[DatasetVersion]:
@@ -576,7 +560,7 @@ def test_c5_2_3_camera_is_purged_one_day_after_people_flow_passed(steward: Stewa
     assert edge.as_dict()["status"] == "purged"
     down = version_lineage(steward.engine, camera.id, upstream=False)
     assert [(e.version.dataset, e.version.number) for e in down.edges] == [(FLOW, 1)]
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 # == 4. Partition expiry, the cap, certificates, tombstones ====================================
@@ -655,12 +639,12 @@ def test_c5_2_11_gates_and_camera_expire_with_certificates(
     with pytest.raises(NotReadable):
         steward.store.readable(GATES, DAY1, "test")
     assert {(c.dataset, c.partition) for c in steward.backups.verify("test:v")} == {(GATES, DAY2)}
-    purges = _audit(steward, "purge")
+    purges = audit_entries(steward, "purge")
     assert [(e.dataset, e.detail["certificate"]) for e in purges] == [
         (c["dataset"], c["certificate"]) for c in exported
     ]
     assert all(e.actor == steward.settings.actor for e in purges)
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 # == 5. Row-level expiry =======================================================================
@@ -712,7 +696,7 @@ def test_c5_2_11_expired_app_user_rows_are_purged_from_every_version(steward: St
     again = _run(steward, NOW + timedelta(hours=1))
     assert again.certificates == [] and again.plan.empty
     assert len(_history(steward, USERS)) == 3
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 def test_c5_2_11_retention_deadline_of_app_users_survives_its_row_purge(
@@ -774,7 +758,7 @@ def test_c5_2_11_dry_run_changes_nothing(steward: Steward, steward_cli: Run) -> 
     assert [(e.action, e.dataset, e.detail["reader"]) for e in added] == [
         ("read", USERS, "retention sweep")
     ] * 3
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 def test_c5_2_11_dry_run_shows_no_row_deadline_derived_from_a_personal_value(
@@ -812,7 +796,7 @@ def test_c5_2_11_hold_defers_a_partition_until_released(steward: Steward) -> Non
         NOW,
     )
     assert hold.id and hold.actor == "test:legal" and hold.placed_at == NOW
-    (entry,) = _audit(steward, "hold")
+    (entry,) = audit_entries(steward, "hold")
     assert (entry.actor, entry.dataset, entry.partition) == ("test:legal", CAMERA, DAY1)
     assert entry.detail == {"reason": "litigation hold, case 2026-77", "until": None}
 
@@ -830,7 +814,7 @@ def test_c5_2_11_hold_defers_a_partition_until_released(steward: Steward) -> Non
 
     (released,) = release_holds(steward.engine, CAMERA, DAY1, "test:legal", past_both_caps)
     assert released.released_by == "test:legal"
-    assert [(e.actor, e.detail["hold"]) for e in _audit(steward, "release")] == [
+    assert [(e.actor, e.detail["hold"]) for e in audit_entries(steward, "release")] == [
         ("test:legal", hold.id)
     ]
     with pytest.raises(NotFound, match="no active legal hold"):
@@ -840,7 +824,7 @@ def test_c5_2_11_hold_defers_a_partition_until_released(steward: Steward) -> Non
     assert [c.partitions["partitions"] for c in report.certificates] == [[DAY1]]
     assert report.plan.deferred == ()
     assert _statuses(steward, CAMERA) == {(DAY1, 1): "purged", (DAY2, 1): "purged"}
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 def test_c5_2_11_hold_with_an_end_stops_holding_after_it(steward: Steward) -> None:
@@ -863,7 +847,7 @@ def test_c5_2_11_hold_refusals(steward: Steward) -> None:
         place_hold(*args, CAMERA, None, "reason", NOW - timedelta(days=1), "test:legal", NOW)
     with pytest.raises(NotFound):
         place_hold(*args, "rail_os/no_such_dataset", None, "reason", None, "test:legal", NOW)
-    assert _audit(steward, "hold") == []
+    assert audit_entries(steward, "hold") == []
 
 
 def test_c5_2_11_cli_hold_and_release(steward: Steward, steward_cli: Run) -> None:
@@ -890,7 +874,9 @@ def test_c5_2_11_cli_hold_and_release(steward: Steward, steward_cli: Run) -> Non
     assert code == 0, err
     assert "1 purge(s), 0 incident(s)" in out
     assert _statuses(steward, CAMERA) == {(DAY1, 1): "purged"}
-    assert {e.actor for e in _audit(steward, "hold") + _audit(steward, "release")} == {"test:cli"}
+    assert {
+        e.actor for e in audit_entries(steward, "hold") + audit_entries(steward, "release")
+    } == {"test:cli"}
 
 
 # == 8. Retirement =============================================================================
@@ -924,7 +910,7 @@ def test_c5_2_11_retire_purges_every_version_and_refuses_new_ones(
         retired = s.get(RetiredDataset, CAMERA)
     assert retired is not None and retired.certificate_id == cert.id
     assert retired.actor == steward.settings.actor and retired.retired_at == NOW
-    (entry,) = _audit(steward, "retire")
+    (entry,) = audit_entries(steward, "retire")
     assert entry.detail == {"certificate": cert.id} and entry.actor == steward.settings.actor
     # the provider delivers again: the dataset is still never materialized again
     redelivered = _landing(steward, f"station_cameras/{DAY1}.csv")
@@ -933,7 +919,7 @@ def test_c5_2_11_retire_purges_every_version_and_refuses_new_ones(
         steward.produce(CAMERA, DAY1)
     assert len(_history(steward, CAMERA)) == 3
     assert _under(_store_root(steward), CAMERA) == []
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 def test_c5_2_11_retire_purges_a_dataset_without_a_retention_policy(steward: Steward) -> None:
@@ -983,7 +969,7 @@ def test_c5_2_11_a_sweep_killed_midway_marks_nothing_and_a_rerun_completes(
     assert [(i.kind, i.dataset, i.at) for i in _incidents(steward)] == [
         ("purge_failed", CAMERA, late)
     ]
-    assert [e.dataset for e in _audit(steward, "incident")] == [CAMERA]
+    assert [e.dataset for e in audit_entries(steward, "incident")] == [CAMERA]
     # nothing recorded as purged although the store copies are already gone
     assert set(_statuses(steward, CAMERA).values()) == {"promoted"}
     assert _certificates(steward) == []
@@ -1004,7 +990,7 @@ def test_c5_2_11_a_sweep_killed_midway_marks_nothing_and_a_rerun_completes(
     assert list(_landing(steward, "station_cameras").glob("*.csv")) == []
     assert steward.store.keys.existing(keys) == set()
     assert _run(steward, late + timedelta(hours=48)).plan.empty
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 def test_c5_2_11_rerun_after_a_crash_still_proves_old_ciphertext_is_unreadable(
@@ -1096,9 +1082,9 @@ def _purged_exactly_once(steward: Steward, datasets: list[str]) -> None:
         (cert,) = [c for c in certificates if c.dataset == ds]
         for v in _history(steward, ds):
             assert v.status == "purged" and v.purge_certificate_id == cert.id
-    assert sorted(e.dataset for e in _audit(steward, "purge")) == sorted(datasets)
+    assert sorted(e.dataset for e in audit_entries(steward, "purge")) == sorted(datasets)
     assert _incidents(steward) == []
-    _audit_ok(steward)
+    assert_audit_intact(steward)
 
 
 def _check_race(results: list[object]) -> None:
