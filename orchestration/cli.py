@@ -291,6 +291,7 @@ def waive(
     as_json: bool,
 ) -> None:
     """Let readers use a quarantined version until the waiver expires (C5.5-4)."""
+    from orchestration.defs.instance import report_to_ui
     from orchestration.quality.ledger import grant_waiver
 
     steward = obj.steward()
@@ -307,6 +308,16 @@ def waive(
         "actor": waiver.actor,
         "expires_at": waiver.expires_at.isoformat(),
     }
+    report_to_ui(
+        steward.settings,
+        dataset,
+        partition,
+        {
+            "waiver": f"version {number} usable until {result['expires_at']}",
+            "waiver_reason": reason,
+            "waiver_actor": waiver.actor,
+        },
+    )
     if as_json:
         emit_json(result)
     else:
@@ -426,6 +437,37 @@ def certificates(obj: Context, dataset: str | None) -> None:
 
 
 @cli.command()
+@click.option("--open", "only_open", is_flag=True, help="Only incidents not yet resolved.")
+@click.pass_obj
+def incidents(obj: Context, only_open: bool) -> None:
+    """Export incidents (failed purges and the like) as JSON, for the committee (C4.1-3)."""
+    from sqlalchemy import select
+
+    from orchestration.ledger.db import transaction
+    from orchestration.ledger.tables import Incident
+
+    query = select(Incident).order_by(Incident.id)
+    if only_open:
+        query = query.where(Incident.resolved_at.is_(None))
+    with transaction(obj.steward().engine) as s:
+        rows = list(s.scalars(query))
+    emit_json(
+        [
+            {
+                "incident": i.id,
+                "at": i.at.isoformat(),
+                "kind": i.kind,
+                "dataset": i.dataset,
+                "partition": i.partition,
+                "detail": i.detail,
+                "resolved_at": i.resolved_at.isoformat() if i.resolved_at else None,
+            }
+            for i in rows
+        ]
+    )
+
+
+@cli.command()
 @click.argument("dataset")
 @click.option("--partition", default=None, help="Only this partition (YYYY-MM-DD).")
 @click.option("--reason", required=True)
@@ -433,6 +475,7 @@ def certificates(obj: Context, dataset: str | None) -> None:
 @click.pass_obj
 def hold(obj: Context, dataset: str, partition: str | None, reason: str, until: str | None) -> None:
     """Suspend purging of DATASET (or one partition) under a legal hold."""
+    from orchestration.defs.instance import report_to_ui
     from orchestration.retention.holds import place_hold
 
     steward = obj.steward()
@@ -446,6 +489,17 @@ def hold(obj: Context, dataset: str, partition: str | None, reason: str, until: 
         steward.settings.actor,
         steward.clock.now(),
     )
+    until_text = placed.until.isoformat() if placed.until else "released"
+    report_to_ui(
+        steward.settings,
+        dataset,
+        partition,
+        {
+            "legal_hold": f"purging suspended until {until_text}",
+            "hold_reason": reason,
+            "hold_actor": placed.actor,
+        },
+    )
     out.print(
         f"hold {placed.id} on {dataset}{' ' + partition if partition else ''} "
         f"by {placed.actor}" + (f" until {placed.until.isoformat()}" if placed.until else "")
@@ -458,12 +512,19 @@ def hold(obj: Context, dataset: str, partition: str | None, reason: str, until: 
 @click.pass_obj
 def release(obj: Context, dataset: str, partition: str | None) -> None:
     """Release the legal hold(s) on DATASET (or one partition)."""
+    from orchestration.defs.instance import report_to_ui
     from orchestration.retention.holds import release_holds
 
     steward = obj.steward()
     steward.catalog.get(dataset)
     released = release_holds(
         steward.engine, dataset, partition, steward.settings.actor, steward.clock.now()
+    )
+    report_to_ui(
+        steward.settings,
+        dataset,
+        partition,
+        {"legal_hold": f"released by {steward.settings.actor}"},
     )
     out.print(f"released {len(released)} hold(s) on {dataset}")
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from dagster import AssetKey, DagsterInstance
 from sqlalchemy import func, select
 from support import assert_audit_intact, audit_entries, new_bucket, on_s3
 
@@ -865,6 +866,12 @@ def test_c5_2_11_cli_hold_and_release(steward: Steward, steward_cli: Run) -> Non
     code, out, err = steward_cli(["release", CAMERA])
     assert code == 0, err
     assert f"released 1 hold(s) on {CAMERA}" in out
+    # the operator's decisions are on the asset's page in the Dagster UI, newest first
+    with DagsterInstance.from_config(str(steward.settings.home / "dagster_home")) as instance:
+        seen = instance.fetch_observations(AssetKey(CAMERA.split("/")), limit=5).records
+        shown = [r.asset_observation.metadata["legal_hold"].value for r in seen]
+    assert shown[0].startswith("released by test:cli")
+    assert shown[1] == "purging suspended until released"
     code, out, _ = steward_cli(["release", CAMERA])
     assert code == 2  # nothing left to release: NotFound is bad input
     code, out, _ = steward_cli(["hold", FLOW, "--reason", "x"])
@@ -991,6 +998,33 @@ def test_c5_2_11_a_sweep_killed_midway_marks_nothing_and_a_rerun_completes(
     assert steward.store.keys.existing(keys) == set()
     assert _run(steward, late + timedelta(hours=48)).plan.empty
     assert_audit_intact(steward)
+    # C4.1-3: the incident is on record, and resolved by the sweep that completed the work
+    assert [i.resolved_at for i in _incidents(steward)] == [late + timedelta(hours=24)]
+
+
+def test_c4_1_3_incidents_are_listed_and_exported(
+    steward: Steward, monkeypatch: pytest.MonkeyPatch, steward_cli: Run
+) -> None:
+    steward.produce(CAMERA, DAY1)
+
+    def killed(*args: object, **kwargs: object) -> int:
+        raise RuntimeError("sweep process killed")
+
+    monkeypatch.setattr(KeyStore, "destroy", killed)
+    assert not _run(steward, datetime(2026, 11, 12, tzinfo=UTC)).ok
+    code, out, _ = steward_cli(["incidents", "--open"])
+    assert code == 0
+    (listed,) = json.loads(out)
+    assert (listed["kind"], listed["dataset"], listed["resolved_at"]) == (
+        "purge_failed",
+        CAMERA,
+        None,
+    )
+    assert "killed" in listed["detail"]["error"]
+    monkeypatch.undo()
+    assert _run(steward, datetime(2026, 11, 13, tzinfo=UTC)).ok
+    assert json.loads(steward_cli(["incidents", "--open"])[1]) == []
+    assert json.loads(steward_cli(["incidents"])[1])[0]["resolved_at"] is not None
 
 
 def test_c5_2_11_rerun_after_a_crash_still_proves_old_ciphertext_is_unreadable(
