@@ -41,18 +41,6 @@ class Settings:
     actor: str
     clock: Clock = field(compare=False)
 
-    @property
-    def assets_dir(self) -> Path:
-        return self.project_root / "assets"
-
-    @property
-    def suites_dir(self) -> Path:
-        return self.project_root / "quality_suites"
-
-    @property
-    def policies_dir(self) -> Path:
-        return self.project_root / "retention_policies"
-
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
         env = dict(os.environ if env is None else env)

@@ -1045,3 +1045,24 @@ def test_every_declaration_file_points_at_an_existing_schema() -> None:
         target = (path.parent / first.split("$schema=", 1)[1]).resolve()
         assert target.parent == (PROJECT / "schemas").resolve(), path
         assert target.name in SCHEMAS, path
+
+
+# -- what a retention policy counts from must exist for its dataset (C5.2-11) --------------------
+def test_partition_end_anchor_needs_a_partitioned_dataset_c5_2_11(project: Path) -> None:
+    edit(project, APP_POLICY, lambda d: d.__setitem__("anchor", {"kind": "partition_end"}))
+    assert_problem(problems_of(project), APP_USERS, "retention_policy", "not partitioned")
+
+
+def test_column_anchor_needs_a_timestamp_column_c5_2_11(project: Path) -> None:
+    edit(project, APP_POLICY, lambda d: d["anchor"].__setitem__("column", "email"))
+    assert_problem(problems_of(project), APP_USERS, "retention_policy", "not a timestamp")
+
+
+def test_derivation_anchor_without_derived_data_or_cap_is_refused_c5_2_3(project: Path) -> None:
+    """Nothing derived and no ``not_later_than``: the data would never be purged."""
+    edit(project, CAMERA_POLICY, lambda d: d.pop("not_later_than"))
+    (project / PEOPLE_FLOW).unlink()
+    (project / "quality_suites" / "city_os.people_flow_hourly.yaml").unlink()
+    problems = problems_of(project)
+    assert_problem(problems, CAMERAS, "retention_policy", "C5.2-3", "never be purged")
+    assert_only_in(problems, CAMERAS)

@@ -126,12 +126,9 @@ def check_rules(
                     "retention_policy",
                     f"policy {policy.name!r} does not serve {d.classification.value} data",
                 )
-            elif policy.anchor.column is not None and d.column(policy.anchor.column) is None:
-                problem(
-                    "retention_policy",
-                    f"policy {policy.name!r} counts from column "
-                    f"{policy.anchor.column!r}, which this dataset does not declare",
-                )
+            else:
+                for text in _anchor_problems(policy, d, decls):
+                    problem("retention_policy", text)
 
         if d.special_care_categories:
             problem(
@@ -195,12 +192,11 @@ def _anchor_problems(
             f"policy {policy.name!r} counts from the partition's end, but this dataset is "
             "not partitioned"
         ]
-    if anchor.kind is AnchorKind.DERIVATION and not any(
-        d.key in o.upstream for o in decls.values()
-    ):
+    derived = any(d.key in other.upstream for other in decls.values())
+    if anchor.kind is AnchorKind.DERIVATION and not derived and not policy.not_later_than:
         return [
-            f"policy {policy.name!r} waits for derived datasets (C5.2-3), but no dataset is "
-            "derived from this one"
+            f"policy {policy.name!r} waits for derived datasets (C5.2-3), but none is derived "
+            "from this one and the policy sets no not_later_than: it would never be purged"
         ]
     return []
 

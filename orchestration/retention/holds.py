@@ -85,12 +85,3 @@ def release_holds(
                 detail={"hold": hold.id},
             )
     return holds
-
-
-def active_holds(engine: Engine, now: datetime) -> list[LegalHold]:
-    with transaction(engine) as s:
-        return [
-            h
-            for h in s.scalars(select(LegalHold).where(LegalHold.released_at.is_(None)))
-            if h.until is None or h.until > now
-        ]
