@@ -79,6 +79,34 @@ def steward(settings: Settings) -> Steward:
     return Steward(settings)
 
 
+def _is_assets_module(name: str) -> bool:
+    return name == "assets" or name.startswith("assets.")
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A copy of the real project under ``tmp_path``, for tests that break a declaration.
+
+    Transforms are imported as the ``assets`` package from the project root, so the ``assets``
+    modules are dropped from ``sys.modules`` for the test (the copy imports its own) and put
+    back afterwards; the loader's ``sys.path`` insertion is undone by monkeypatch.
+    """
+    root = tmp_path / "project"
+    root.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for folder in ("assets", "retention_policies", "quality_suites"):
+        shutil.copytree(PROJECT / folder, root / folder, ignore=ignore)
+    shutil.copy(PROJECT / "workspace.yaml", root / "workspace.yaml")
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    saved = {k: v for k, v in sys.modules.items() if _is_assets_module(k)}
+    for name in saved:
+        del sys.modules[name]
+    yield root
+    for name in [k for k in sys.modules if _is_assets_module(k)]:
+        del sys.modules[name]
+    sys.modules.update(saved)
+
+
 # -- S3 on loopback -----------------------------------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import select
 
 from orchestration.ledger import audit
@@ -51,3 +54,26 @@ def assert_audit_intact(steward: Steward) -> None:
     with transaction(steward.engine) as s:
         report = audit.verify(s)
     assert report.ok, report.problems
+
+
+# libyaml when available: the suites are long and many tests rewrite a file or two.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def read_yaml(root: Path, rel: str) -> Any:
+    return yaml.load((root / rel).read_text(encoding="utf-8"), Loader=_Loader)
+
+
+def write_yaml(root: Path, rel: str, data: Any) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
+    path.write_text(text, encoding="utf-8")
+
+
+def edit_yaml(root: Path, rel: str, change: Callable[[Any], Any]) -> None:
+    """Load one YAML file of a project copy, let ``change`` mutate it, write it back."""
+    data = read_yaml(root, rel)
+    change(data)
+    write_yaml(root, rel, data)

@@ -19,11 +19,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 import pytest
-import yaml
+from support import edit_yaml
 
 from orchestration import cli
 from orchestration.clock import FixedClock
@@ -43,22 +42,6 @@ Run = Callable[..., tuple[int, str, str]]
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _is_assets_module(name: str) -> bool:
-    return name == "assets" or name.startswith("assets.")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The loader puts the project root on ``sys.path`` and imports transforms as ``assets``;
-    undo both so a temporary project copy does not leak into other tests."""
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    saved = {k: v for k, v in sys.modules.items() if _is_assets_module(k)}
-    yield
-    for name in [k for k in sys.modules if _is_assets_module(k)]:
-        del sys.modules[name]
-    sys.modules.update(saved)
-
-
 @pytest.fixture
 def base_env(tmp_path: Path) -> dict[str, str]:
     return {
@@ -81,31 +64,12 @@ def home_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def copy_project(dest: Path) -> Path:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(PROJECT / "assets", dest / "assets", ignore=ignore)
-    shutil.copytree(PROJECT / "retention_policies", dest / "retention_policies", ignore=ignore)
-    if (PROJECT / "quality_suites").is_dir():
-        shutil.copytree(PROJECT / "quality_suites", dest / "quality_suites", ignore=ignore)
-    else:
-        (dest / "quality_suites").mkdir()
-    shutil.copy(PROJECT / "workspace.yaml", dest / "workspace.yaml")
-    return dest
-
-
-def edit(root: Path, rel: str, change: Callable[[dict[str, Any]], Any]) -> None:
-    path = root / rel
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-
 @pytest.fixture
-def broken_project(tmp_path: Path) -> Path:
+def broken_project(project: Path) -> Path:
     """A project copy with exactly two problems in two files (both still parse)."""
-    root = copy_project(tmp_path / "broken")
-    edit(root, BUS_FILE, lambda d: d.__setitem__("backup", {"target": "offsite"}))
-    edit(root, PHOTOS_FILE, lambda d: d["copyright"].pop("license"))
+    root = project
+    edit_yaml(root, BUS_FILE, lambda d: d.__setitem__("backup", {"target": "offsite"}))
+    edit_yaml(root, PHOTOS_FILE, lambda d: d["copyright"].pop("license"))
     return root
 
 

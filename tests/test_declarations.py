@@ -11,13 +11,11 @@ import copy
 import hashlib
 import json
 import shutil
-import sys
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from support import edit_yaml, read_yaml, write_yaml
 
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.loader import load_catalog
@@ -55,62 +53,6 @@ REAL_KEYS = {
 
 
 # -- helpers ------------------------------------------------------------------------------------
-def _is_assets_module(name: str) -> bool:
-    return name == "assets" or name.startswith("assets.")
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the real project under ``tmp_path``.
-
-    Transforms are imported as the ``assets`` package from the project root, so the ``assets``
-    modules are dropped from ``sys.modules`` for the test (each copy imports its own) and put
-    back afterwards; the loader's ``sys.path`` insertion is undone by monkeypatch.
-    """
-    root = tmp_path / "project"
-    root.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(PROJECT / "assets", root / "assets", ignore=ignore)
-    shutil.copytree(PROJECT / "retention_policies", root / "retention_policies", ignore=ignore)
-    if (PROJECT / "quality_suites").is_dir():
-        shutil.copytree(PROJECT / "quality_suites", root / "quality_suites", ignore=ignore)
-    else:
-        (root / "quality_suites").mkdir()
-    shutil.copy(PROJECT / "workspace.yaml", root / "workspace.yaml")
-
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    saved = {k: v for k, v in sys.modules.items() if _is_assets_module(k)}
-    for name in saved:
-        del sys.modules[name]
-    yield root
-    for name in [k for k in sys.modules if _is_assets_module(k)]:
-        del sys.modules[name]
-    sys.modules.update(saved)
-
-
-# libyaml when available: the suites are long and every test rewrites a file or two.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def read(root: Path, rel: str) -> dict[str, Any]:
-    return yaml.load((root / rel).read_text(encoding="utf-8"), Loader=_Loader)
-
-
-def write(root: Path, rel: str, data: Any) -> None:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = yaml.dump(data, Dumper=_Dumper, allow_unicode=True, sort_keys=False)
-    path.write_text(text, encoding="utf-8")
-
-
-def edit(root: Path, rel: str, change: Callable[[dict[str, Any]], Any]) -> None:
-    """Load one YAML file, let ``change`` mutate it, write it back."""
-    data = read(root, rel)
-    change(data)
-    write(root, rel, data)
-
-
 def problems_of(root: Path, backup_targets: set[str] | None = None) -> list[str]:
     with pytest.raises(DeclarationErrors) as info:
         load_catalog(root, backup_targets)
@@ -159,8 +101,8 @@ def add_derived(
 ) -> str:
     """Write a new derived declaration built from an existing one, with its own copy of the
     base's quality suite (one suite per dataset); returns the new file."""
-    data = copy.deepcopy(read(root, base_file))
-    suite = copy.deepcopy(read(root, suite_file(base_file)))
+    data = copy.deepcopy(read_yaml(root, base_file))
+    suite = copy.deepcopy(read_yaml(root, suite_file(base_file)))
     data.update(key=key, upstream=upstream, transform=transform, **fields)
     data.pop("landing", None)
     if "retention_policy" not in fields:
@@ -174,8 +116,8 @@ def add_derived(
         or e["kwargs"]["dataset"] in upstream
     ]
     data["quality_suite"] = suite["name"]
-    write(root, rel, data)
-    write(root, suite_file(rel), suite)
+    write_yaml(root, rel, data)
+    write_yaml(root, suite_file(rel), suite)
     return rel
 
 
@@ -338,14 +280,14 @@ def test_document_that_is_not_a_mapping(project: Path, document: str, kind: str)
     ],
 )
 def test_wrong_type_names_the_field(project: Path, field: str, value: Any, where: str) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__(field, value))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__(field, value))
     problems = problems_of(project)
     assert_problem(problems, PEOPLE_FLOW, where)
     assert_only_in(problems, PEOPLE_FLOW)
 
 
 def test_wrong_type_in_nested_field(project: Path) -> None:
-    edit(
+    edit_yaml(
         project,
         CAMERAS,
         lambda d: d["provider"].__setitem__("consent_or_anonymization_confirmed", "perhaps"),
@@ -355,27 +297,29 @@ def test_wrong_type_in_nested_field(project: Path) -> None:
 
 
 def test_wrong_type_in_list_item(project: Path) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d["columns"][1].__setitem__("type", "decimal"))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d["columns"][1].__setitem__("type", "decimal"))
     problems = problems_of(project)
     assert_problem(problems, PEOPLE_FLOW, "columns.1.type")
 
 
 def test_empty_purposes_refused_c5_2_1(project: Path) -> None:
     """C5.2-1: a dataset declares its purposes of use."""
-    edit(project, APP_USERS, lambda d: d.__setitem__("purposes", []))
+    edit_yaml(project, APP_USERS, lambda d: d.__setitem__("purposes", []))
     assert_problem(problems_of(project), APP_USERS, "purposes")
 
 
 def test_unknown_top_level_field_is_refused(project: Path) -> None:
     """extra=forbid: a misspelt field is an error, never silently ignored."""
-    edit(project, BUS, lambda d: d.__setitem__("retention", "P7D"))
+    edit_yaml(project, BUS, lambda d: d.__setitem__("retention", "P7D"))
     problems = problems_of(project)
     assert_problem(problems, BUS, "retention", "Extra inputs are not permitted")
     assert_only_in(problems, BUS)
 
 
 def test_misspelt_field_is_refused_and_the_dataset_not_loaded(project: Path) -> None:
-    edit(project, CAMERAS, lambda d: d.__setitem__("retention_polcy", d.pop("retention_policy")))
+    edit_yaml(
+        project, CAMERAS, lambda d: d.__setitem__("retention_polcy", d.pop("retention_policy"))
+    )
     problems = problems_of(project)
     assert_problem(problems, CAMERAS, "retention_polcy", "Extra inputs are not permitted")
     # The refused file is not half-loaded: its downstream dataset sees no such upstream.
@@ -411,12 +355,12 @@ def test_duplicate_nested_yaml_key_is_refused(project: Path) -> None:
 
 
 def test_unknown_nested_field_is_refused(project: Path) -> None:
-    edit(project, SHOP_SALES, lambda d: d["provider"].__setitem__("contract", "x"))
+    edit_yaml(project, SHOP_SALES, lambda d: d["provider"].__setitem__("contract", "x"))
     assert_problem(problems_of(project), SHOP_SALES, "provider.contract", "Extra inputs")
 
 
 def test_unknown_field_in_policy_is_refused(project: Path) -> None:
-    edit(project, CAMERA_POLICY, lambda d: d.__setitem__("keep_forever", True))
+    edit_yaml(project, CAMERA_POLICY, lambda d: d.__setitem__("keep_forever", True))
     assert_problem(problems_of(project), CAMERA_POLICY, "keep_forever", "Extra inputs")
 
 
@@ -439,14 +383,14 @@ def test_missing_required_field(project: Path, path: tuple[str, ...], field: str
             d = d[part]
         del d[path[-1]]
 
-    edit(project, OD_MATRIX, drop)
+    edit_yaml(project, OD_MATRIX, drop)
     problems = problems_of(project)
     assert_problem(problems, OD_MATRIX, field, "Field required")
     assert_only_in(problems, OD_MATRIX)
 
 
 def test_key_must_match_file_name(project: Path) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("key", "city_os/people_flow_daily"))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__("key", "city_os/people_flow_daily"))
     problems = problems_of(project)
     assert_problem(problems, PEOPLE_FLOW, "key", "city_os/people_flow_daily", "assets/city_os/")
     assert_only_in(problems, PEOPLE_FLOW)
@@ -466,9 +410,9 @@ def test_file_in_wrong_zone_folder(project: Path) -> None:
 
 
 def test_unknown_zone_in_key(project: Path) -> None:
-    data = read(project, BUS)
+    data = read_yaml(project, BUS)
     data["key"] = "harbor/bus_ridership"
-    write(project, "assets/harbor/bus_ridership.yaml", data)
+    write_yaml(project, "assets/harbor/bus_ridership.yaml", data)
     assert_problem(problems_of(project), "assets/harbor/bus_ridership.yaml", "key", "harbor")
 
 
@@ -480,7 +424,9 @@ def test_missing_assets_folder(project: Path) -> None:
 
 # -- references ---------------------------------------------------------------------------------
 def test_unknown_upstream_reference(project: Path) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("upstream", ["rail_os/station_cameras"]))
+    edit_yaml(
+        project, PEOPLE_FLOW, lambda d: d.__setitem__("upstream", ["rail_os/station_cameras"])
+    )
     problems = problems_of(project)
     assert_problem(
         problems, PEOPLE_FLOW, "upstream.0", "unknown dataset", "rail_os/station_cameras"
@@ -489,14 +435,14 @@ def test_unknown_upstream_reference(project: Path) -> None:
 
 
 def test_unknown_retention_policy(project: Path) -> None:
-    edit(project, CAMERAS, lambda d: d.__setitem__("retention_policy", "camera_raw_v2"))
+    edit_yaml(project, CAMERAS, lambda d: d.__setitem__("retention_policy", "camera_raw_v2"))
     problems = problems_of(project)
     assert_problem(problems, CAMERAS, "retention_policy", "unknown policy", "camera_raw_v2")
     assert_only_in(problems, CAMERAS)
 
 
 def test_unknown_quality_suite(project: Path) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("quality_suite", "people_flow_checks"))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__("quality_suite", "people_flow_checks"))
     problems = problems_of(project)
     assert_problem(problems, PEOPLE_FLOW, "quality_suite", "quality_suites/people_flow_checks.yaml")
     # Its old suite file is now nobody's.
@@ -513,7 +459,7 @@ def test_missing_quality_suite_file(project: Path) -> None:
 
 def test_every_dataset_names_a_quality_suite_c5_5_1(project: Path) -> None:
     """C5.5-1: every dataset has a quality suite."""
-    edit(project, BUS, lambda d: d.pop("quality_suite"))
+    edit_yaml(project, BUS, lambda d: d.pop("quality_suite"))
     problems = problems_of(project)
     assert_problem(problems, BUS, "quality_suite", "C5.5-1")
     assert_only_in(problems, BUS)
@@ -521,11 +467,11 @@ def test_every_dataset_names_a_quality_suite_c5_5_1(project: Path) -> None:
 
 def test_renamed_quality_suite_is_accepted(project: Path) -> None:
     old = project / suite_file(PEOPLE_FLOW)
-    suite = read(project, suite_file(PEOPLE_FLOW))
+    suite = read_yaml(project, suite_file(PEOPLE_FLOW))
     suite["name"] = "people_flow_checks"
     old.unlink()
-    write(project, "quality_suites/people_flow_checks.yaml", suite)
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("quality_suite", "people_flow_checks"))
+    write_yaml(project, "quality_suites/people_flow_checks.yaml", suite)
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__("quality_suite", "people_flow_checks"))
     catalog = load_catalog(project, {"primary"})
     declared = catalog.suite_of("city_os/people_flow_hourly")
     assert declared.path == project / "quality_suites/people_flow_checks.yaml"
@@ -534,7 +480,7 @@ def test_renamed_quality_suite_is_accepted(project: Path) -> None:
 
 
 def test_quality_suite_file_name_must_match_its_name(project: Path) -> None:
-    edit(project, suite_file(BUS), lambda d: d.__setitem__("name", "bus_checks"))
+    edit_yaml(project, suite_file(BUS), lambda d: d.__setitem__("name", "bus_checks"))
     problems = problems_of(project)
     assert_problem(problems, suite_file(BUS), "name", "bus_checks")
 
@@ -544,7 +490,7 @@ def test_quality_suite_names_an_undeclared_column(project: Path) -> None:
         entry = next(e for e in d["expectations"] if e["kwargs"].get("column") == "route_id")
         entry["kwargs"]["column"] = "route"
 
-    edit(project, suite_file(BUS), misspell)
+    edit_yaml(project, suite_file(BUS), misspell)
     problems = problems_of(project)
     assert_problem(problems, suite_file(BUS), None, "'route'")
     assert_only_in(problems, suite_file(BUS))
@@ -553,7 +499,7 @@ def test_quality_suite_names_an_undeclared_column(project: Path) -> None:
 @pytest.mark.parametrize("dimension", ["accuracy", "completeness", "consistency"])
 def test_quality_suite_covers_every_dimension_c5_5_1(project: Path, dimension: str) -> None:
     """C5.5-1: expectations are tagged accuracy, completeness or consistency, all present."""
-    edit(
+    edit_yaml(
         project,
         suite_file(BUS),
         lambda d: d.__setitem__(
@@ -568,7 +514,7 @@ def test_dataset_cannot_use_another_datasets_suite_c5_5_1(project: Path) -> None
     """C5.5-1: each dataset's own suite checks its own columns; naming another dataset's
     suite (whose columns it lacks) is refused."""
     (project / suite_file(BUS)).unlink()
-    edit(project, BUS, lambda d: d.__setitem__("quality_suite", "open.station_master"))
+    edit_yaml(project, BUS, lambda d: d.__setitem__("quality_suite", "open.station_master"))
     problems = problems_of(project)
     assert_problem(problems, BUS, "quality_suite", "open.station_master", "C5.5-1")
     assert_only_in(problems, BUS)
@@ -583,7 +529,7 @@ def test_quality_suite_declared_twice(project: Path) -> None:
 
 def test_unknown_backup_target(project: Path) -> None:
     """C5.4-3: every version is backed up to a configured target."""
-    edit(project, BUS, lambda d: d.__setitem__("backup", {"target": "offsite"}))
+    edit_yaml(project, BUS, lambda d: d.__setitem__("backup", {"target": "offsite"}))
     problems = problems_of(project, {"primary"})
     assert_problem(problems, BUS, "backup.target", "'offsite'", "primary")
     assert_only_in(problems, BUS)
@@ -594,7 +540,7 @@ def test_unknown_backup_target(project: Path) -> None:
 
 
 def test_transform_module_cannot_be_imported(project: Path) -> None:
-    edit(
+    edit_yaml(
         project,
         PEOPLE_FLOW,
         lambda d: d.__setitem__("transform", "assets.city_os.no_such_module:transform"),
@@ -609,7 +555,7 @@ def test_transform_module_cannot_be_imported(project: Path) -> None:
 def test_transform_module_with_syntax_error(project: Path) -> None:
     """A transform that fails on import is a declaration problem, not a crash."""
     (project / "assets/city_os/broken_flow.py").write_text("def transform(:\n", encoding="utf-8")
-    edit(
+    edit_yaml(
         project,
         PEOPLE_FLOW,
         lambda d: d.__setitem__("transform", "assets.city_os.broken_flow:transform"),
@@ -619,7 +565,7 @@ def test_transform_module_with_syntax_error(project: Path) -> None:
 
 
 def test_transform_function_missing(project: Path) -> None:
-    edit(
+    edit_yaml(
         project,
         PEOPLE_FLOW,
         lambda d: d.__setitem__("transform", "assets.city_os.people_flow_hourly:no_such_function"),
@@ -630,13 +576,13 @@ def test_transform_function_missing(project: Path) -> None:
 
 
 def test_transform_not_in_module_function_form(project: Path) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("transform", "people_flow_hourly"))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__("transform", "people_flow_hourly"))
     assert_problem(problems_of(project), PEOPLE_FLOW, "transform", "module:function")
 
 
 # -- how a dataset is produced ------------------------------------------------------------------
 def test_derived_dataset_without_transform(project: Path) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d.pop("transform"))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.pop("transform"))
     problems = problems_of(project)
     assert_problem(
         problems, PEOPLE_FLOW, "transform", "derived dataset needs both upstream and transform"
@@ -645,27 +591,27 @@ def test_derived_dataset_without_transform(project: Path) -> None:
 
 
 def test_derived_dataset_without_upstream(project: Path) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d.pop("upstream"))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.pop("upstream"))
     problems = problems_of(project)
     assert_problem(problems, PEOPLE_FLOW, "transform", "upstream")
 
 
 def test_ingest_dataset_with_upstream(project: Path) -> None:
-    edit(project, BUS, lambda d: d.__setitem__("upstream", ["open/station_master"]))
+    edit_yaml(project, BUS, lambda d: d.__setitem__("upstream", ["open/station_master"]))
     problems = problems_of(project)
     assert_problem(problems, BUS, "landing", "ingest")
     assert_only_in(problems, BUS)
 
 
 def test_daily_dataset_needs_a_start_date(project: Path) -> None:
-    edit(project, BUS, lambda d: d["partitioning"].pop("start"))
+    edit_yaml(project, BUS, lambda d: d["partitioning"].pop("start"))
     problems = problems_of(project)
     assert_problem(problems, BUS, "partitioning", "start")
     assert_only_in(problems, BUS)
 
 
 def test_column_declared_twice(project: Path) -> None:
-    edit(project, BUS, lambda d: d["columns"].append(dict(d["columns"][0])))
+    edit_yaml(project, BUS, lambda d: d["columns"].append(dict(d["columns"][0])))
     assert_problem(problems_of(project), BUS, "columns", "'route_id'", "twice")
 
 
@@ -678,7 +624,7 @@ def test_lineage_cycle(project: Path) -> None:
         d["upstream"] = ["city_os/od_matrix_daily"]
         d["transform"] = "assets.city_os.od_matrix_daily:transform"
 
-    edit(project, STATION_MASTER, read_od_matrix)
+    edit_yaml(project, STATION_MASTER, read_od_matrix)
     problems = problems_of(project)
     cycle = [p for p in problems if "lineage cycle" in p]
     assert len(cycle) == 1, problems  # reported once, not once per member
@@ -689,7 +635,7 @@ def test_lineage_cycle(project: Path) -> None:
 
 
 def test_dataset_reading_itself_is_a_cycle(project: Path) -> None:
-    edit(
+    edit_yaml(
         project,
         OD_MATRIX,
         lambda d: d["upstream"].append("city_os/od_matrix_daily"),
@@ -705,7 +651,7 @@ def test_city_os_cannot_feed_rail_os_c3_3_3(project: Path) -> None:
         d["upstream"] = ["city_os/anonymized_trips"]
         d["transform"] = "assets.city_os.anonymized_trips:transform"
 
-    edit(project, CAMERAS, read_city_os)
+    edit_yaml(project, CAMERAS, read_city_os)
     problems = problems_of(project)
     assert_problem(problems, CAMERAS, "upstream.0", "city_os/anonymized_trips", "C3.3-3")
     assert_only_in(problems, CAMERAS)
@@ -726,7 +672,7 @@ def test_city_os_cannot_feed_rail_os_through_another_zone_c3_3_3(project: Path) 
         d["upstream"] = ["member/od_relay"]
         d["transform"] = "assets.city_os.od_matrix_daily:transform"
 
-    edit(project, CAMERAS, read_relay)
+    edit_yaml(project, CAMERAS, read_relay)
     problems = problems_of(project)
     assert_problem(problems, CAMERAS, "upstream", "city_os/od_matrix_daily", "C3.3-3")
     assert_only_in(problems, CAMERAS)
@@ -735,7 +681,7 @@ def test_city_os_cannot_feed_rail_os_through_another_zone_c3_3_3(project: Path) 
 @pytest.mark.parametrize("classification", ["personal", "pseudonymized"])
 def test_city_os_never_holds_personal_data_c5_2_5(project: Path, classification: str) -> None:
     """C5.2-5: personal information is not stored in City OS."""
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("classification", classification))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__("classification", classification))
     problems = problems_of(project)
     p = assert_problem(problems, PEOPLE_FLOW, "classification", "C5.2-5")
     assert classification in p
@@ -756,7 +702,7 @@ def test_city_os_from_personal_rail_os_must_be_statistical_c3_3_1(
                 "disclosure_scope": "members",
             }
 
-    edit(project, PEOPLE_FLOW, reclassify)
+    edit_yaml(project, PEOPLE_FLOW, reclassify)
     problems = problems_of(project)
     assert_problem(
         problems, PEOPLE_FLOW, "classification", "rail_os/station_camera_detections", "C3.3-1"
@@ -779,7 +725,7 @@ def test_city_os_from_personal_rail_os_through_another_zone_c3_3_1(project: Path
         d["classification"] = "open"
         d["upstream"] = ["member/camera_copy"]
 
-    edit(project, PEOPLE_FLOW, open_from_copy)
+    edit_yaml(project, PEOPLE_FLOW, open_from_copy)
     problems = problems_of(project)
     assert_problem(
         problems, PEOPLE_FLOW, "classification", "rail_os/station_camera_detections", "C3.3-1"
@@ -787,7 +733,7 @@ def test_city_os_from_personal_rail_os_through_another_zone_c3_3_1(project: Path
 
 
 def test_city_os_anonymized_from_personal_rail_os_is_allowed_c3_3_1(project: Path) -> None:
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("classification", "anonymized"))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__("classification", "anonymized"))
     catalog = load_catalog(project, {"primary"})
     decl = catalog.declaration("city_os/people_flow_hourly")
     assert decl.classification is Classification.ANONYMIZED
@@ -796,7 +742,7 @@ def test_city_os_anonymized_from_personal_rail_os_is_allowed_c3_3_1(project: Pat
 # -- personal data ------------------------------------------------------------------------------
 @pytest.mark.parametrize("file", [CAMERAS, GATES, APP_USERS])
 def test_personal_data_needs_a_retention_policy_c5_2_11(project: Path, file: str) -> None:
-    edit(project, file, lambda d: d.pop("retention_policy"))
+    edit_yaml(project, file, lambda d: d.pop("retention_policy"))
     problems = problems_of(project)
     assert_problem(problems, file, "retention_policy", "C5.2-11")
     assert_only_in(problems, file)
@@ -804,7 +750,7 @@ def test_personal_data_needs_a_retention_policy_c5_2_11(project: Path, file: str
 
 @pytest.mark.parametrize("file", [CAMERAS, GATES])
 def test_personal_data_needs_confirmed_consent_c5_1_1(project: Path, file: str) -> None:
-    edit(
+    edit_yaml(
         project,
         file,
         lambda d: d["provider"].__setitem__("consent_or_anonymization_confirmed", False),
@@ -818,13 +764,13 @@ def test_non_personal_data_needs_no_consent_confirmation_c5_1_1(project: Path) -
     def unconfirmed(d: dict[str, Any]) -> None:
         d["provider"]["consent_or_anonymization_confirmed"] = False
 
-    edit(project, BUS, unconfirmed)
+    edit_yaml(project, BUS, unconfirmed)
     provider = load_catalog(project, {"primary"}).declaration("open/bus_ridership").provider
     assert provider.consent_or_anonymization_confirmed is False
 
 
 def test_declared_special_care_category_c5_2_4(project: Path) -> None:
-    edit(project, APP_USERS, lambda d: d.update(special_care_categories=["medical_history"]))
+    edit_yaml(project, APP_USERS, lambda d: d.update(special_care_categories=["medical_history"]))
     problems = problems_of(project)
     assert_problem(problems, APP_USERS, "special_care_categories", "C5.2-4")
     assert_only_in(problems, APP_USERS)
@@ -836,9 +782,9 @@ def test_declared_special_care_category_c5_2_4(project: Path) -> None:
 )
 def test_special_care_column_name_c5_2_4(project: Path, column: str) -> None:
     """C5.2-4: a column named like special care-required information is never declared."""
-    edit(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
+    edit_yaml(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
     problems = problems_of(project)
-    index = len(read(project, APP_USERS)["columns"]) - 1
+    index = len(read_yaml(project, APP_USERS)["columns"]) - 1
     assert_problem(problems, APP_USERS, f"columns.{index}.name", column, "C5.2-4")
     assert_only_in(problems, APP_USERS)
 
@@ -849,58 +795,58 @@ def test_special_care_column_name_in_japanese_or_full_width_c5_2_4(
 ) -> None:
     """C5.2-4 / appendix: 病歴 (medical history), 犯罪歴 (criminal record), and full-width
     Latin letters (folded by NFKC) are refused, naming the column and the clause."""
-    edit(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
+    edit_yaml(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
     problems = problems_of(project)
-    index = len(read(project, APP_USERS)["columns"]) - 1
+    index = len(read_yaml(project, APP_USERS)["columns"]) - 1
     assert_problem(problems, APP_USERS, f"columns.{index}.name", column, "C5.2-4")
     assert_only_in(problems, APP_USERS)
 
 
 def test_harmless_japanese_column_name_is_accepted(project: Path) -> None:
-    edit(project, BUS, lambda d: d["columns"].append({"name": "停留所名", "type": "string"}))
+    edit_yaml(project, BUS, lambda d: d["columns"].append({"name": "停留所名", "type": "string"}))
     decl = load_catalog(project, {"primary"}).declaration("open/bus_ridership")
     assert decl.column("停留所名") is not None
 
 
 @pytest.mark.parametrize("column", ["Route_name", "route name", "_route"])
 def test_column_name_must_be_a_lower_case_identifier(project: Path, column: str) -> None:
-    edit(project, BUS, lambda d: d["columns"].append({"name": column, "type": "string"}))
-    index = len(read(project, BUS)["columns"]) - 1
+    edit_yaml(project, BUS, lambda d: d["columns"].append({"name": column, "type": "string"}))
+    index = len(read_yaml(project, BUS)["columns"]) - 1
     assert_problem(problems_of(project), BUS, f"columns.{index}.name")
 
 
 @pytest.mark.parametrize("column", ["grace_period", "trace_id"])
 def test_harmless_column_is_not_taken_for_special_care_c5_2_4(project: Path, column: str) -> None:
     """C5.2-4 terms match whole words: 'race' is not found inside 'grace' or 'trace'."""
-    edit(project, BUS, lambda d: d["columns"].append({"name": column, "type": "string"}))
+    edit_yaml(project, BUS, lambda d: d["columns"].append({"name": column, "type": "string"}))
     assert "open/bus_ridership" in load_catalog(project, {"primary"}).datasets
 
 
 @pytest.mark.parametrize("column", ["checkup_result", "diagnosed_condition", "arrested_on"])
 def test_inflected_special_care_column_name_c5_2_4(project: Path, column: str) -> None:
     """C5.2-4 / appendix: results of health checkups, diagnoses and arrests are special care."""
-    edit(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
+    edit_yaml(project, APP_USERS, lambda d: d["columns"].append({"name": column, "type": "string"}))
     problems = problems_of(project)
     assert_problem(problems, APP_USERS, None, column, "C5.2-4")
 
 
 # -- confidential data and copyright ------------------------------------------------------------
 def test_confidential_without_terms_c5_3_1(project: Path) -> None:
-    edit(project, SHOP_SALES, lambda d: d.pop("confidential"))
+    edit_yaml(project, SHOP_SALES, lambda d: d.pop("confidential"))
     problems = problems_of(project)
     assert_problem(problems, SHOP_SALES, "confidential", "C5.3-1")
     assert_only_in(problems, SHOP_SALES)
 
 
 def test_purposes_outside_permitted_purposes_c5_3_2(project: Path) -> None:
-    edit(project, SHOP_SALES, lambda d: d["purposes"].append("targeted_advertising"))
+    edit_yaml(project, SHOP_SALES, lambda d: d["purposes"].append("targeted_advertising"))
     problems = problems_of(project)
     assert_problem(problems, SHOP_SALES, "purposes", "targeted_advertising", "C5.3-2")
     assert_only_in(problems, SHOP_SALES)
 
 
 def test_confidential_terms_need_permitted_purposes_c5_3_1(project: Path) -> None:
-    edit(project, SHOP_SALES, lambda d: d["confidential"].pop("disclosure_scope"))
+    edit_yaml(project, SHOP_SALES, lambda d: d["confidential"].pop("disclosure_scope"))
     assert_problem(
         problems_of(project), SHOP_SALES, "confidential.disclosure_scope", "Field required"
     )
@@ -914,27 +860,29 @@ def test_protected_work_needs_a_license_c5_6_1(project: Path, license_: str | No
         else:
             d["copyright"]["license"] = license_
 
-    edit(project, PHOTOS, unlicense)
+    edit_yaml(project, PHOTOS, unlicense)
     problems = problems_of(project)
     assert_problem(problems, PHOTOS, "copyright.license", "C5.6-1")
     assert_only_in(problems, PHOTOS)
 
 
 def test_unprotected_work_needs_no_license_c5_6_1(project: Path) -> None:
-    edit(project, PHOTOS, lambda d: d.__setitem__("copyright", {"protected": False}))
+    edit_yaml(project, PHOTOS, lambda d: d.__setitem__("copyright", {"protected": False}))
     assert load_catalog(project, {"primary"}).declaration("open/cultural_property_photos")
 
 
 # -- retention policies -------------------------------------------------------------------------
 def test_policy_that_does_not_serve_the_classification_c5_2_11(project: Path) -> None:
-    edit(project, CAMERAS, lambda d: d.__setitem__("retention_policy", "gate_events_pseudonymized"))
+    edit_yaml(
+        project, CAMERAS, lambda d: d.__setitem__("retention_policy", "gate_events_pseudonymized")
+    )
     problems = problems_of(project)
     assert_problem(problems, CAMERAS, "retention_policy", "gate_events_pseudonymized", "personal")
     assert_only_in(problems, CAMERAS)
 
 
 def test_policy_anchor_column_must_be_declared(project: Path) -> None:
-    edit(project, APP_POLICY, lambda d: d["anchor"].__setitem__("column", "closed_at"))
+    edit_yaml(project, APP_POLICY, lambda d: d["anchor"].__setitem__("column", "closed_at"))
     problems = problems_of(project)
     assert_problem(problems, APP_USERS, "retention_policy", "closed_at")
     assert_only_in(problems, APP_USERS)
@@ -944,12 +892,12 @@ def test_policy_anchor_column_must_be_declared(project: Path) -> None:
     "anchor", [{"kind": "column"}, {"kind": "partition_end", "column": "detected_at"}]
 )
 def test_policy_anchor_column_iff_column_kind(project: Path, anchor: dict[str, str]) -> None:
-    edit(project, CAMERA_POLICY, lambda d: d.__setitem__("anchor", anchor))
+    edit_yaml(project, CAMERA_POLICY, lambda d: d.__setitem__("anchor", anchor))
     assert_problem(problems_of(project), CAMERA_POLICY, "anchor", "column")
 
 
 def test_policy_file_name_must_match_its_name(project: Path) -> None:
-    edit(project, CAMERA_POLICY, lambda d: d.__setitem__("name", "camera_raw"))
+    edit_yaml(project, CAMERA_POLICY, lambda d: d.__setitem__("name", "camera_raw"))
     problems = problems_of(project)
     assert_problem(problems, CAMERA_POLICY, "name", "camera_raw", "file name")
 
@@ -959,7 +907,7 @@ def test_policy_file_name_must_match_its_name(project: Path) -> None:
     [("period", "7 days"), ("period", "PT"), ("grace", "1 week")],
 )
 def test_policy_with_invalid_iso_duration(project: Path, field: str, value: str) -> None:
-    edit(project, CAMERA_POLICY, lambda d: d.__setitem__(field, value))
+    edit_yaml(project, CAMERA_POLICY, lambda d: d.__setitem__(field, value))
     problems = problems_of(project)
     assert_problem(problems, CAMERA_POLICY, field, "ISO 8601")
     # The camera dataset's policy did not load, so its reference is unknown too.
@@ -967,16 +915,16 @@ def test_policy_with_invalid_iso_duration(project: Path, field: str, value: str)
 
 
 def test_policy_with_calendar_duration_loads(project: Path) -> None:
-    edit(project, CAMERA_POLICY, lambda d: d.update(period="P1Y6M", grace="PT12H"))
+    edit_yaml(project, CAMERA_POLICY, lambda d: d.update(period="P1Y6M", grace="PT12H"))
     policy = load_catalog(project, {"primary"}).policies["camera_detections_raw"]
     assert (policy.period, policy.grace) == ("P1Y6M", "PT12H")
 
 
 def test_policy_declared_twice_is_refused_c5_2_11(project: Path) -> None:
     """C5.2-11: which retention period applies must never depend on file order."""
-    data = read(project, CAMERA_POLICY)
+    data = read_yaml(project, CAMERA_POLICY)
     data["period"] = "P10Y"
-    write(project, "retention_policies/archive/camera_detections_raw.yaml", data)
+    write_yaml(project, "retention_policies/archive/camera_detections_raw.yaml", data)
     problems = problems_of(project)
     assert any("camera_detections_raw" in p and "twice" in p for p in problems), problems
 
@@ -985,10 +933,10 @@ def test_policy_declared_twice_is_refused_c5_2_11(project: Path) -> None:
 def test_every_problem_of_every_file_at_once(project: Path) -> None:
     """Several broken files: one DeclarationErrors names them all; nothing is loaded."""
     (project / BUS).write_text("key: [open/bus_ridership\n", encoding="utf-8")
-    edit(project, PEOPLE_FLOW, lambda d: d.__setitem__("classification", "personal"))
-    edit(project, PHOTOS, lambda d: d["copyright"].pop("license"))
-    edit(project, CAMERA_POLICY, lambda d: d.__setitem__("period", "a week"))
-    edit(project, SHOP_SALES, lambda d: d.__setitem__("colour", "blue"))
+    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__("classification", "personal"))
+    edit_yaml(project, PHOTOS, lambda d: d["copyright"].pop("license"))
+    edit_yaml(project, CAMERA_POLICY, lambda d: d.__setitem__("period", "a week"))
+    edit_yaml(project, SHOP_SALES, lambda d: d.__setitem__("colour", "blue"))
 
     problems = problems_of(project, {"primary"})
     assert_problem(problems, BUS, None, "malformed YAML")
@@ -1004,7 +952,7 @@ def test_every_problem_of_every_file_at_once(project: Path) -> None:
 
 
 def test_declaration_errors_is_bad_input_with_exit_code_2(project: Path) -> None:
-    edit(project, PHOTOS, lambda d: d["copyright"].pop("license"))
+    edit_yaml(project, PHOTOS, lambda d: d["copyright"].pop("license"))
     with pytest.raises(DeclarationErrors) as info:
         load_catalog(project)
     assert isinstance(info.value, BadInput)
@@ -1049,18 +997,18 @@ def test_every_declaration_file_points_at_an_existing_schema() -> None:
 
 # -- what a retention policy counts from must exist for its dataset (C5.2-11) --------------------
 def test_partition_end_anchor_needs_a_partitioned_dataset_c5_2_11(project: Path) -> None:
-    edit(project, APP_POLICY, lambda d: d.__setitem__("anchor", {"kind": "partition_end"}))
+    edit_yaml(project, APP_POLICY, lambda d: d.__setitem__("anchor", {"kind": "partition_end"}))
     assert_problem(problems_of(project), APP_USERS, "retention_policy", "not partitioned")
 
 
 def test_column_anchor_needs_a_timestamp_column_c5_2_11(project: Path) -> None:
-    edit(project, APP_POLICY, lambda d: d["anchor"].__setitem__("column", "email"))
+    edit_yaml(project, APP_POLICY, lambda d: d["anchor"].__setitem__("column", "email"))
     assert_problem(problems_of(project), APP_USERS, "retention_policy", "not a timestamp")
 
 
 def test_derivation_anchor_without_derived_data_or_cap_is_refused_c5_2_3(project: Path) -> None:
     """Nothing derived and no ``not_later_than``: the data would never be purged."""
-    edit(project, CAMERA_POLICY, lambda d: d.pop("not_later_than"))
+    edit_yaml(project, CAMERA_POLICY, lambda d: d.pop("not_later_than"))
     (project / PEOPLE_FLOW).unlink()
     (project / "quality_suites" / "city_os.people_flow_hourly.yaml").unlink()
     problems = problems_of(project)

@@ -21,8 +21,6 @@ import copy
 import json
 import logging
 import re
-import shutil
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -32,7 +30,6 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
-import yaml
 from dagster import (
     AssetCheckKey,
     DagsterEventType,
@@ -40,6 +37,7 @@ from dagster import (
     evaluate_automation_conditions,
 )
 from sqlalchemy import select
+from support import edit_yaml
 
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.loader import load_catalog
@@ -583,37 +581,6 @@ BUS_SUITE = "quality_suites/open.bus_ridership.yaml"
 OD_SUITE = "quality_suites/city_os.od_matrix_daily.yaml"
 
 
-def _is_assets_module(name: str) -> bool:
-    return name == "assets" or name.startswith("assets.")
-
-
-@pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A copy of the real project; the ``assets`` transform modules it imports are dropped
-    afterwards and the originals restored."""
-    root = tmp_path / "project"
-    root.mkdir()
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("assets", "retention_policies", "quality_suites"):
-        shutil.copytree(PROJECT / folder, root / folder, ignore=ignore)
-    shutil.copy(PROJECT / "workspace.yaml", root / "workspace.yaml")
-    monkeypatch.setattr(sys, "path", list(sys.path))
-    saved = {k: v for k, v in sys.modules.items() if _is_assets_module(k)}
-    for name in saved:
-        del sys.modules[name]
-    yield root
-    for name in [k for k in sys.modules if _is_assets_module(k)]:
-        del sys.modules[name]
-    sys.modules.update(saved)
-
-
-def edit(root: Path, rel: str, change: Callable[[dict[str, Any]], Any]) -> None:
-    path = root / rel
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
-
-
 def problems_of(root: Path) -> list[str]:
     with pytest.raises(DeclarationErrors) as info:
         load_catalog(root)
@@ -652,25 +619,27 @@ def suite_problem(problems: list[str], file: str, field: str, *fragments: str) -
 
 def test_untagged_expectation_is_refused_c5_5_1(project: Path) -> None:
     """C5.5-1: every expectation is tagged accuracy, completeness or consistency."""
-    edit(project, BUS_SUITE, lambda d: d["expectations"][2]["meta"].pop("dimension"))
+    edit_yaml(project, BUS_SUITE, lambda d: d["expectations"][2]["meta"].pop("dimension"))
     suite_problem(problems_of(project), BUS_SUITE, "expectations.2.meta.dimension", "required")
 
 
 def test_unknown_dimension_is_refused_c5_5_1(project: Path) -> None:
-    edit(project, BUS_SUITE, lambda d: d["expectations"][0]["meta"].update(dimension="timeliness"))
+    edit_yaml(
+        project, BUS_SUITE, lambda d: d["expectations"][0]["meta"].update(dimension="timeliness")
+    )
     suite_problem(
         problems_of(project), BUS_SUITE, "expectations.0.meta.dimension", "accuracy", "consistency"
     )
 
 
 def test_invalid_suite_file_is_not_reported_as_missing(project: Path) -> None:
-    edit(project, BUS_SUITE, lambda d: d["expectations"][2]["meta"].pop("dimension"))
+    edit_yaml(project, BUS_SUITE, lambda d: d["expectations"][2]["meta"].pop("dimension"))
     problems = problems_of(project)
     assert not [p for p in problems if "no suite file" in p], problems
 
 
 def test_unknown_column_is_refused_c5_5_1(project: Path) -> None:
-    edit(project, BUS_SUITE, lambda d: d["expectations"][1]["kwargs"].update(column="stop_id"))
+    edit_yaml(project, BUS_SUITE, lambda d: d["expectations"][1]["kwargs"].update(column="stop_id"))
     the_problem(
         problems_of(project), BUS_SUITE, "expectations.1.kwargs", "unknown column 'stop_id'"
     )
@@ -680,7 +649,7 @@ def test_unsupported_expectation_type_is_refused_c5_5_1(project: Path) -> None:
     def change(d: dict[str, Any]) -> None:
         d["expectations"][0]["type"] = "expect_column_values_to_be_json_parseable"
 
-    edit(project, BUS_SUITE, change)
+    edit_yaml(project, BUS_SUITE, change)
     the_problem(
         problems_of(project),
         BUS_SUITE,
@@ -690,7 +659,7 @@ def test_unsupported_expectation_type_is_refused_c5_5_1(project: Path) -> None:
 
 
 def test_dataset_without_quality_suite_is_refused_c5_5_1(project: Path) -> None:
-    edit(project, BUS, lambda d: d.pop("quality_suite"))
+    edit_yaml(project, BUS, lambda d: d.pop("quality_suite"))
     problems = problems_of(project)
     assert len(problems) == 2, problems
     (problem,) = [p for p in problems if p.startswith(f"{BUS}:")]
@@ -705,7 +674,7 @@ def test_suite_missing_a_dimension_is_refused_c5_5_1(project: Path, dimension: s
     def drop(d: dict[str, Any]) -> None:
         d["expectations"] = [e for e in d["expectations"] if e["meta"]["dimension"] != dimension]
 
-    edit(project, BUS_SUITE, drop)
+    edit_yaml(project, BUS_SUITE, drop)
     the_problem(
         problems_of(project),
         BUS_SUITE,
@@ -730,7 +699,7 @@ def test_duplicated_expectation_is_refused_c5_5_1(project: Path) -> None:
         duplicate(d)
         data.update(first=d.pop("_first"), count=len(d["expectations"]))
 
-    edit(project, BUS_SUITE, change)
+    edit_yaml(project, BUS_SUITE, change)
     the_problem(
         problems_of(project),
         BUS_SUITE,
@@ -748,7 +717,7 @@ def test_reference_check_to_a_dataset_that_is_not_upstream_is_refused_c5_5_1(
         reference["kwargs"]["dataset"] = "open/bus_ridership"
         reference["kwargs"]["dataset_columns"] = ["stop_code"]
 
-    edit(project, OD_SUITE, add_reference)
+    edit_yaml(project, OD_SUITE, add_reference)
     the_problem(
         problems_of(project),
         OD_SUITE,
@@ -763,7 +732,7 @@ def test_reference_check_to_an_unknown_column_of_its_dataset_is_refused_c5_5_1(
     def misname(d: dict[str, Any]) -> None:
         d["expectations"][11]["kwargs"]["dataset_columns"] = ["code"]
 
-    edit(project, OD_SUITE, misname)
+    edit_yaml(project, OD_SUITE, misname)
     the_problem(
         problems_of(project),
         OD_SUITE,
@@ -777,7 +746,7 @@ def test_duplicated_expectation_id_is_refused_c5_5_1(project: Path) -> None:
         d["expectations"][0]["id"] = "5b0e1f0c-0000-4000-8000-000000000001"
         d["expectations"][1]["id"] = "5b0e1f0c-0000-4000-8000-000000000001"
 
-    edit(project, BUS_SUITE, same_id)
+    edit_yaml(project, BUS_SUITE, same_id)
     problems = problems_of(project)
     assert any(p.startswith(f"{BUS_SUITE}: field expectations.1") for p in problems), problems
 
