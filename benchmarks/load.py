@@ -410,7 +410,8 @@ def _fingerprint(graph):
     return len(rows), hashlib.sha256(json.dumps(rows).encode()).hexdigest()
 """
 
-STEWARD_PROGRAM = """
+# Both measured programs start their clocks and the garbage-collector timer the same way.
+TIMERS = """
 import time, gc
 _t0, _c0 = time.perf_counter(), time.process_time()
 _gc = [0.0, 0.0]  # seconds in the cyclic garbage collector, start of the current collection
@@ -424,6 +425,11 @@ def _gc_timer(phase, info):
 
 
 gc.callbacks.append(_gc_timer)
+"""
+
+STEWARD_PROGRAM = (
+    TIMERS
+    + """
 import dagster
 from orchestration.defs.build import build_definitions
 from orchestration.settings import Settings
@@ -444,21 +450,11 @@ print(json.dumps({"total": _t4 - _t0, "cpu": _c4 - _c0, "gc": _gc[0],
                   "import": _t1 - _t0, "catalog": _t2 - _t1,
                   "definitions": _t3 - _t2, "resolve": _t4 - _t3, "assets": n, "fp": fp}))
 """.replace("FINGERPRINT", FINGERPRINT)
+)
 
-PLAIN_PROGRAM = """
-import time, gc
-_t0, _c0 = time.perf_counter(), time.process_time()
-_gc = [0.0, 0.0]  # seconds in the cyclic garbage collector, start of the current collection
-
-
-def _gc_timer(phase, info):
-    if phase == "start":
-        _gc[1] = time.perf_counter()
-    else:
-        _gc[0] += time.perf_counter() - _gc[1]
-
-
-gc.callbacks.append(_gc_timer)
+PLAIN_PROGRAM = (
+    TIMERS
+    + """
 import json, sys
 from dagster import (AssetCheckSpec, AssetIn, AssetKey, AutomationCondition,
                      DailyPartitionsDefinition, Definitions, IOManager, IOManagerDefinition,
@@ -522,6 +518,7 @@ print(json.dumps({"total": _t4 - _t0, "cpu": _c4 - _c0, "gc": _gc[0],
                   "import": _t1 - _t0, "catalog": 0.0,
                   "definitions": _t3 - _t1, "resolve": _t4 - _t3, "assets": n, "fp": fp}))
 """.replace("FINGERPRINT", FINGERPRINT).replace("PARTITION_START", PARTITION_START)
+)
 PLAIN_PROGRAM = PLAIN_PROGRAM.replace("DIMENSION_DOC_VALUE", repr(DIMENSION_DOC))
 
 PROFILE_PROGRAM = """
