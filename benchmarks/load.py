@@ -301,6 +301,7 @@ def suite(d: Dataset) -> dict[str, Any]:
     return {
         "name": d.suite,
         "dataset": d.key,
+        "meta": {"max_waiver": "P14D"},
         "expectations": [
             expectation(
                 "expect_column_values_to_match_regex",

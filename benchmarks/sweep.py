@@ -84,7 +84,7 @@ def seed(steward: Any, client: Any, store_bucket: str, backup_bucket: str, args:
 
     from orchestration.ledger.db import transaction
     from orchestration.ledger.tables import BackupCopy, DatasetVersion
-    from orchestration.store.crypto import new_data_key, seal, sha256
+    from orchestration.store.crypto import seal, sha256
     from orchestration.store.keys import data_keys
     from orchestration.store.versions import associated_data
 
@@ -93,14 +93,17 @@ def seed(steward: Any, client: Any, store_bucket: str, backup_bucket: str, args:
     keys, objects = [], []
     for i in range(args.partitions):
         partition = (FIRST_DAY + timedelta(days=i)).isoformat()
-        key_id, key = uuid.uuid4().hex, new_data_key()
+        key_id = uuid.uuid4().hex
+        made = steward.store.keys.keks.new_key(key_id)
+        key = made.plaintext
         keys.append(
             {
                 "key_id": key_id,
                 "dataset": DATASET,
                 "partition": partition,
                 "active": True,
-                "key": key,
+                "wrapped_key": made.wrapped,
+                "kek_ref": made.kek_ref,
                 "created_at": created,
             }
         )

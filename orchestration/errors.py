@@ -46,9 +46,29 @@ class KeyMissing(StewardError):
     """The data key for a dataset partition is not in the key store (or was destroyed)."""
 
 
+class KeyDestructionUnverified(StewardError):
+    """A destroyed data key (or its KEK) may still be on disk: an incident, never "destroyed"
+    (C5.2-11). Destroying again once the cause is gone completes it."""
+
+
+class KeyStoreFormatError(BadInput):
+    """The key store holds data keys in the clear (the format before KEKs): refused."""
+
+
 class NotReadable(StewardError):
     """A reader asked for a version that is not promoted."""
 
 
 class QualityBlocked(NotReadable):
     """A reader asked for a version that failed (or has not passed) its quality suite."""
+
+
+class RetentionRefused(BadInput):
+    """C5.2-11: the partition is being purged, or is past its retention deadline, so nothing
+    reads, restores, promotes or commits to it."""
+
+
+class TransformFailed(StewardError):
+    """A dataset's transform raised. The message names the transform, dataset, partition,
+    exception type and the transform's file and line, never the exception's own text, which may
+    quote a value (invariant 1)."""

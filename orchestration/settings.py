@@ -3,6 +3,11 @@
 Embedded defaults (the demo): a SQLite ledger, a SQLite key store, the store, backups and the
 landing area all under ``STEWARD_HOME`` (``./.steward``). The production profile points the
 ledger at PostgreSQL and the store and backups at S3 by URL.
+
+The key store keeps data keys only wrapped under key-encryption keys held outside it
+(``orchestration.store.kek``): ``STEWARD_KEK_URI`` is ``file:///<folder>`` (default
+``$STEWARD_HOME/keys/kek``, kept out of backups) or ``aws-kms://<keyring name>`` (AWS KMS,
+reached at ``STEWARD_KMS_ENDPOINT_URL`` if set, else boto3's usual endpoint).
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ class Settings:
     home: Path
     ledger_url: str
     keystore_url: str
+    kek_uri: str
+    kms_endpoint_url: str | None
     store_uri: str
     backup_targets: dict[str, str]
     landing_dir: Path
@@ -59,6 +66,8 @@ class Settings:
             home=home,
             ledger_url=env.get("STEWARD_LEDGER_URL", f"sqlite:///{home / 'ledger.db'}"),
             keystore_url=env.get("STEWARD_KEYSTORE_URL", f"sqlite:///{home / 'keys' / 'keys.db'}"),
+            kek_uri=env.get("STEWARD_KEK_URI") or f"file://{home / 'keys' / 'kek'}",
+            kms_endpoint_url=env.get("STEWARD_KMS_ENDPOINT_URL") or None,
             store_uri=env.get("STEWARD_STORE_URI", f"file://{home / 'store'}"),
             backup_targets=targets,
             landing_dir=Path(env.get("STEWARD_LANDING_DIR", home / "landing")).resolve(),

@@ -18,15 +18,18 @@ from sqlalchemy import Engine
 from orchestration.backup.service import BackupService
 from orchestration.declarations.catalog import Catalog, DeclaredDataset
 from orchestration.declarations.loader import load_catalog
-from orchestration.errors import BadInput
-from orchestration.ingest.landing import read_delivery
+from orchestration.errors import BadInput, ProviderFileError
+from orchestration.ingest.landing import delivery_path, read_delivery
 from orchestration.ledger.db import ledger_engine, transaction
+from orchestration.ledger.refusals import record_refusal
 from orchestration.ledger.tables import DatasetVersion, RetiredDataset
 from orchestration.quality.evaluation import DimensionResult, evaluate
 from orchestration.quality.ledger import record_results
+from orchestration.retention.guard import RetentionGuard
 from orchestration.settings import Settings
 from orchestration.store.backends import backend_for
-from orchestration.store.frames import EncodedFrame, conform, encode
+from orchestration.store.frames import EncodedFrame, encode, run_transform
+from orchestration.store.kek import kek_provider
 from orchestration.store.keys import KeyStore
 from orchestration.store.versions import NO_PARTITION, Provenance, VersionStore
 
@@ -59,7 +62,11 @@ class Steward:
     @functools.cached_property
     def store(self) -> VersionStore:
         backend = backend_for(self.settings.store_uri, self.settings.s3_endpoint_url)
-        return VersionStore(self.engine, KeyStore(self.settings.keystore_url), backend, self.clock)
+        keks = kek_provider(self.settings.kek_uri, self.settings.kms_endpoint_url)
+        keys = KeyStore(self.settings.keystore_url, keks, self.clock)
+        store = VersionStore(self.engine, keys, backend, self.clock)
+        store.guard = RetentionGuard(self.catalog, self.engine, self.clock)  # C5.2-11
+        return store
 
     @functools.cached_property
     def backups(self) -> BackupService:
@@ -88,12 +95,14 @@ class Steward:
         self.refuse_if_retired(dataset.key)
         decl = dataset.declaration
         if decl.is_ingest:
-            delivery = read_delivery(self.settings.landing_dir, decl, partition or None)
+            try:
+                delivery = read_delivery(self.settings.landing_dir, decl, partition or None)
+            except ProviderFileError as exc:
+                self._record_refusal(dataset.key, partition, str(exc))
+                raise
             return Produced(delivery.frame, encode(delivery.frame), delivery.sources)
         assert dataset.transform is not None
-        table = conform(
-            dataset.transform(inputs, partition or None), decl, f"transform {decl.transform}"
-        )
+        table = run_transform(dataset.transform, decl, inputs, partition or None)
         return Produced(table, encode(table), {})
 
     def commit(
@@ -131,6 +140,24 @@ class Steward:
         version = self.store.publish(dataset, partition, produced.frame, made, gate)
         self.backups.back_up(version, dataset.declaration.backup.target, self.settings.actor)
         return self.store.get_by_id(version.id)
+
+    def _record_refusal(self, key: str, partition: str, reason: str) -> None:
+        """A refused delivery is recorded, never silently kept (C5.2-2, C5.2-11)."""
+        decl = self.catalog.declaration(key)
+        try:
+            path = delivery_path(self.settings.landing_dir, decl, partition or None)
+        except ProviderFileError:
+            return  # no delivery at all: nothing was refused
+        record_refusal(
+            self.engine,
+            landing_dir=self.settings.landing_dir,
+            path=path,
+            dataset=key,
+            partition=partition,
+            reason=reason,
+            at=self.clock.now(),
+            actor=self.settings.actor,
+        )
 
     def refuse_if_retired(self, key: str) -> None:
         """A retired dataset's service ended: it is never materialized again (C5.2-11)."""

@@ -58,7 +58,13 @@ def assert_audit_intact(steward: Steward) -> None:
 
 # libyaml when available: the suites are long and many tests rewrite a file or two.
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """Writes a shared object out in full each time: the loader refuses YAML aliases."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def read_yaml(root: Path, rel: str) -> Any:

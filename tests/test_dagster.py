@@ -46,15 +46,15 @@ def test_definitions_hold_every_declared_dataset(steward: Steward) -> None:
         assert "parquet" in node.kinds
         assert node.description == decl.description
         for field in (
-            "provider",
-            "classification",
-            "purposes",
-            "retention_policy",
-            "backup_target",
-            "declared_columns",
+            "declared/provider",
+            "declared/classification",
+            "declared/purposes",
+            "declared/retention_policy",
+            "declared/backup_target",
+            "declared/columns",
         ):
             assert field in node.metadata, (key, field)
-        assert node.metadata["classification"] == decl.classification.value
+        assert node.metadata["declared/classification"] == decl.classification.value
         parents = {"/".join(k.path) for k in node.parent_keys}
         assert parents == set(decl.upstream)
         if decl.is_partitioned:

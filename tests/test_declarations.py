@@ -378,6 +378,9 @@ def test_unknown_field_in_policy_is_refused(project: Path) -> None:
     ],
 )
 def test_missing_required_field(project: Path, path: tuple[str, ...], field: str) -> None:
+    """C5.1-1, C5.7-1: a dataset without its owner, classification, columns, provider contract
+    or consent confirmation does not load."""
+
     def drop(d: dict[str, Any]) -> None:
         for part in path[:-1]:
             d = d[part]

@@ -41,11 +41,16 @@ def test_missing_column_is_refused(steward: Steward) -> None:
     assert_nothing_staged(steward, CAMERA)
 
 
-def test_extra_column_is_refused_as_unneeded_data(steward: Steward) -> None:
-    """C5.2-2: a provider sending more than was declared is refused, not silently stored."""
+def test_extra_column_is_refused_as_unneeded_data_c5_2_2(steward: Steward) -> None:
+    """C5.2-2: a provider sending more than was declared is refused, not silently stored. The
+    undeclared header is counted and located, not quoted: it may be a value (invariant 1)."""
     rewrite(camera_file(steward), lambda f: f.assign(face_image_uri="s3://x"))
-    with pytest.raises(ProviderFileError, match=r"face_image_uri.*C5\.2-2"):
+    with pytest.raises(ProviderFileError) as caught:
         steward.produce(CAMERA, DAY)
+    message = str(caught.value)
+    assert "station_cameras/2026-11-01.csv" in message
+    assert "1 undeclared column(s) at position(s) [7] of 7" in message
+    assert "C5.2-2" in message and "face_image_uri" not in message
     assert_nothing_staged(steward, CAMERA)
 
 
@@ -59,7 +64,7 @@ def test_wrong_type_names_column_and_row_but_not_the_value(steward: Steward) -> 
         steward.produce(USERS)
     message = str(caught.value)
     assert "app_users/2026-11-01.csv" in message
-    assert "'birth_year' is not integer at row(s) [4]" in message
+    assert "'birth_year' is not integer in 1 cell(s), first at row(s) [4]" in message
     assert secret not in message
     assert_nothing_staged(steward, USERS)
 

@@ -380,11 +380,12 @@ def test_c5_4_2_keys_live_in_their_own_database(
 
     key_engine = make_engine(ledger_settings.keystore_url)
     with key_engine.connect() as conn:
-        rows = conn.execute(select(data_keys.c.dataset, data_keys.c.key_id, data_keys.c.key)).all()
+        rows = conn.execute(select(data_keys.c.dataset, data_keys.c.key_id)).all()
         assert conn.scalar(select(func.count()).select_from(data_keys)) == 2
     key_engine.dispose()
     assert {(r.dataset, r.key_id) for r in rows} == {(v.dataset, v.key_id) for v in versions}
-    assert all(len(r.key) == 32 for r in rows)
+    plain = [lsteward.store.keys.key_by_id(r.key_id, "test") for r in rows]
+    assert all(len(key) == 32 for key in plain)
 
     files = [p for folder in (store_dir, backup_dir) for p in folder.rglob("*") if p.is_file()]
     if ledger_kind == "sqlite":
@@ -394,5 +395,5 @@ def test_c5_4_2_keys_live_in_their_own_database(
     assert len(files) >= 4
     for path in files:
         data = path.read_bytes()
-        for r in rows:
-            assert r.key not in data, f"a data key appears in {path}"
+        for key in plain:
+            assert key not in data, f"a data key appears in {path}"

@@ -50,7 +50,8 @@ def test_each_materialization_is_a_new_immutable_version(steward: Steward) -> No
 
 
 def test_objects_and_ledger_hold_no_plaintext(steward: Steward) -> None:
-    """C5.4-2 and invariant 1: stored objects are ciphertext; the ledger holds no value."""
+    """C3.3-2, C5.4-2 and invariant 1: stored objects are ciphertext; the ledger holds no
+    value."""
     steward.produce("member/app_users")
     steward.produce(CAMERA, DAY)
     canaries = [

@@ -18,10 +18,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import yaml
@@ -30,6 +30,10 @@ PROJECT = Path(__file__).resolve().parent.parent
 ARTIFACTS = PROJECT / "test-artifacts" / "ui"
 ZONES = ("rail_os", "city_os", "member", "open")
 GATES = "rail_os/ic_gate_events"
+OD_MATRIX = "city_os/od_matrix_daily"
+# The demo's last day: its faulty gate delivery was quarantined, corrected, and later purged.
+PURGED_DAY = "2026-11-02"
+CODE_LOCATION = "city_steward"
 DIMENSIONS = ("accuracy", "completeness", "consistency")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -169,7 +173,7 @@ def _check_pages(page: Any, expect: Any, base: str, sweep_run: str) -> list[Path
         return page.locator("tr").filter(has=page.get_by_text(key, exact=True)).first
 
     declared = _declarations()
-    gates = declared[GATES]
+    gates, od_matrix = declared[GATES], declared[OD_MATRIX]
     shots = []
 
     # (a) The global lineage graph (an SVG): one node per zone group.
@@ -185,35 +189,66 @@ def _check_pages(page: Any, expect: Any, base: str, sweep_run: str) -> list[Path
         visible(page.get_by_text(key.replace("/", " / "), exact=True).first)
     shots.append(_shot(page, "02_catalog"))
 
-    # (b) One dataset's page: governance metadata from its declaration, version metadata from
-    # its latest materialization, owner and classification tag.
-    zone, name = GATES.split("/")
+    # (b) A live dataset's page: what its declaration says (declared/...) apart from what its
+    # latest version recorded, owner and classification tag.
+    zone, name = OD_MATRIX.split("/")
     # The UI scrolls inside its own panels, so a full-page screenshot is one viewport: a tall
     # one keeps the whole metadata table in the picture.
     page.set_viewport_size({"width": 1600, "height": 2400})
     page.goto(f"{base}/assets/{zone}/{name}")
     visible(page.get_by_text("Latest materialization", exact=True))
     governance = {
-        "zone": zone,
-        "classification": gates["classification"],
-        "retention_policy": gates["retention_policy"],
-        "backup_target": gates["backup"]["target"],
-        "quality_suite": gates["quality_suite"],
-        "provider": gates["provider"]["name"],
+        "declared/zone": zone,
+        "declared/classification": od_matrix["classification"],
+        "declared/backup_target": od_matrix["backup"]["target"],
+        "declared/quality_suite": od_matrix["quality_suite"],
+        "declared/provider": od_matrix["provider"]["name"],
     }
     for key, value in governance.items():
         expect(row(key)).to_contain_text(value, timeout=UI_TIMEOUT_MS)
-    expect(row("provider")).to_contain_text(gates["provider"]["contract_id"])
-    for key in ("purposes", "declared_columns", "declaration_revision"):
+    for key in ("declared/purposes", "declared/columns", "declared/revision"):
         visible(row(key))
-    for key in ("version", "content_hash", "backup_status", "upstream_versions", "sources"):
+    expect(row("status")).to_contain_text("promoted")
+    for key in ("version", "content_hash", "backup_status", "upstream_versions"):
         visible(row(key))
-    visible(page.get_by_text(gates["owner"], exact=True).first)
-    visible(page.get_by_text(f"classification: {gates['classification']}", exact=True))
+    # A team owner shows without its "team:" prefix.
+    visible(page.get_by_text(od_matrix["owner"].removeprefix("team:"), exact=True).first)
+    visible(page.get_by_text(f"classification: {od_matrix['classification']}", exact=True))
     shots.append(_shot(page, "03_asset_overview"))
+
+    # (b) C5.2-11: a purged dataset says so at a glance. Every version of the gate events was
+    # purged: the newest state of each partition is the tombstone, with no object and no copy.
+    zone, name = GATES.split("/")
+    page.goto(f"{base}/assets/{zone}/{name}")
+    visible(page.get_by_text("Latest materialization", exact=True))
+    expect(row("status")).to_contain_text("purged", timeout=UI_TIMEOUT_MS)
+    expect(row("declared/retention_policy")).to_contain_text(gates["retention_policy"])
+    for key in ("purge_certificate", "purged_at", "versions_purged"):
+        visible(row(key))
+    for gone in ("uri", "backup_status", "content_hash"):
+        expect(row(gone)).to_have_count(0)
+    shots.append(_shot(page, "04_purged_overview"))
     page.set_viewport_size(VIEWPORT)
 
-    # (b) Its checks: the three blocking quality dimensions, the latest passed ...
+    # A dataset the sweep rewrote without its expired rows shows the new version, with the
+    # certificate of the rows purge, not the purged one.
+    page.goto(f"{base}/assets/member/app_users")
+    visible(page.get_by_text("Latest materialization", exact=True))
+    expect(row("version")).to_contain_text("2", timeout=UI_TIMEOUT_MS)
+    expect(row("status")).to_contain_text("promoted")
+    visible(row("purge_certificate"))
+    zone, name = GATES.split("/")
+
+    # ... and so does the partition view, for one purged partition.
+    page.goto(f"{base}/assets/{zone}/{name}?view=partitions&partition={PURGED_DAY}")
+    visible(page.get_by_text(PURGED_DAY, exact=True).first)
+    expect(row("status")).to_contain_text("purged", timeout=UI_TIMEOUT_MS)
+    visible(row("purge_certificate"))
+    shots.append(_shot(page, "05_purged_partition"))
+
+    # (b) A live dataset's checks: the three blocking quality dimensions (C5.5-1), the latest
+    # passed, for its partition.
+    zone, name = OD_MATRIX.split("/")
     page.goto(f"{base}/assets/{zone}/{name}?view=checks")
     for dimension in DIMENSIONS:
         visible(page.get_by_text(dimension, exact=True).first)
@@ -221,31 +256,37 @@ def _check_pages(page: Any, expect: Any, base: str, sweep_run: str) -> list[Path
     visible(page.get_by_text("Passed", exact=True).first)
     for key in ("conforming_percent", "expectations_evaluated", "not_passed"):
         visible(page.get_by_text(key, exact=True).first)
-    shots.append(_shot(page, "04_asset_checks"))
-    # ... and, in its history, the failed evaluation of the quarantined faulty delivery.
-    page.get_by_text("Execution history", exact=True).click()
-    visible(page.get_by_text("Failed", exact=True).first)
-    visible(page.get_by_text("Passed", exact=True).first)
-    shots.append(_shot(page, "05_check_history"))
+    visible(page.get_by_text(PURGED_DAY, exact=True).first)
+    shots.append(_shot(page, "06_asset_checks"))
 
-    # (c) The retention_sweep job's runs. The demo ran it in process, so the run carries no
-    # code-location origin and the job's own Runs tab (/locations/city_steward/jobs/
-    # retention_sweep/runs) lists nothing; the run list filtered by job does.
-    page.goto(f"{base}/runs?{quote('q[0]')}={quote('job:retention_sweep')}")
+    # (b) The gate events' check history keeps the failed evaluation of the quarantined faulty
+    # delivery (C5.5-4), each row with its partition, after the partition was purged.
+    zone, name = GATES.split("/")
+    page.goto(f"{base}/assets/{zone}/{name}?view=checks")
+    page.get_by_text("Execution history", exact=True).click()
+    failed = page.locator("tr").filter(has=page.get_by_text("Failed", exact=True)).first
+    expect(failed).to_contain_text(PURGED_DAY, timeout=UI_TIMEOUT_MS)
+    expect(failed).to_contain_text("expectations passed on version 1")
+    passed = page.locator("tr").filter(has=page.get_by_text("Passed", exact=True))
+    expect(passed.filter(has_text=PURGED_DAY)).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    shots.append(_shot(page, "07_check_history"))
+
+    # (c) The retention_sweep job's own Runs tab lists the run the demo made.
+    page.goto(f"{base}/locations/{CODE_LOCATION}/jobs/retention_sweep/runs")
     run_link = page.get_by_role("link", name=f"run {sweep_run}")
     visible(run_link)
     # The list is a grid of divs, not a table: the row is the innermost box around the link
     # that also holds a status.
     run_row = page.locator("div").filter(has=run_link).filter(has_text="Success").last
-    expect(run_row).to_contain_text("retention_sweep", timeout=UI_TIMEOUT_MS)
-    shots.append(_shot(page, "06_sweep_runs"))
+    visible(run_row)
+    shots.append(_shot(page, "08_sweep_runs"))
 
     # (c) The run itself: its one step succeeded and it reported its purge certificates.
     run_link.click()
     visible(page.get_by_text("sweep_expired_personal_data", exact=True).first)
     visible(page.get_by_text(re.compile(r"^\d+ purge certificate\(s\), 0 incident\(s\)$")))
     visible(page.get_by_text("RUN_SUCCESS", exact=True))
-    shots.append(_shot(page, "07_sweep_run"))
+    shots.append(_shot(page, "09_sweep_run"))
     return shots
 
 
@@ -291,6 +332,95 @@ def test_operators_ui_shows_the_demo_district(tmp_path: Path) -> None:
         f"browser and teardown {time.monotonic() - serving:.1f} s"
     )
 
-    assert len(shots) == 7
+    assert len(shots) == 9
     for shot in shots:
         assert shot.is_file() and shot.stat().st_size > 0, shot
+
+
+# -- the state behind those pages, without a browser ---------------------------------------------
+CAMERA = "rail_os/station_camera_detections"
+STATION_MASTER = "open/station_master"
+USERS = "member/app_users"
+LATE = datetime(2027, 6, 1, tzinfo=UTC)  # past the camera files' and closed accounts' deadlines
+
+
+def test_purged_partition_shows_a_tombstone_and_its_sweep_run_c5_2_11(
+    steward: Any, tmp_path: Path
+) -> None:
+    """C5.2-11: after the sweep, a purged partition's newest materialization is a tombstone
+    (status purged, its certificate, no object, hash or backup); a dataset rewritten without
+    its expired rows shows the new version; and the in-process sweep run carries the label
+    that lists it on its job's Runs tab (docs/ui.md)."""
+    from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
+    from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
+
+    from orchestration.defs.build import (
+        CODE_LOCATION,
+        build_definitions,
+        code_location_tags,
+        materialize_datasets,
+    )
+    from orchestration.retention.certificates import list_certificates
+
+    workspace = yaml.safe_load((PROJECT / "workspace.yaml").read_text(encoding="utf-8"))
+    assert workspace["load_from"][0]["python_module"]["location_name"] == CODE_LOCATION
+    camera = AssetKey(CAMERA.split("/"))
+    day = "2026-11-01"
+
+    def newest(key: AssetKey = camera, partition: str | None = day) -> Any:
+        records = instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, asset_partitions=[partition] if partition else None),
+            limit=1,
+        ).records
+        return records[0].asset_materialization
+
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    with DagsterInstance.local_temp(str(home)) as instance:
+        assert materialize_datasets(steward, [STATION_MASTER], instance).success
+        assert materialize_datasets(steward, [USERS], instance).success
+        assert materialize_datasets(steward, [CAMERA], instance, day).success
+        live = newest().metadata
+        assert live["status"].value == "promoted" and "content_hash" in live
+
+        steward.clock.set(LATE)
+        result = (
+            build_definitions(steward)
+            .get_job_def("retention_sweep")
+            .execute_in_process(instance=instance, tags=code_location_tags())
+        )
+        assert result.success
+        certificates = list_certificates(steward.engine, CAMERA)
+        (certificate,) = [c for c in certificates if day in c.partitions["partitions"]]
+        tombstone = newest()
+        meta = {k: v.value for k, v in tombstone.metadata.items()}
+        assert meta["status"] == "purged"
+        assert meta["versions_purged"] == [1]
+        assert meta["purge_certificate"] == certificate.id
+        assert meta["dagster/row_count"] == 0
+        assert meta["purged_at"].endswith("+09:00")
+        assert not {"uri", "content_hash", "backup_status", "version"} & set(meta)
+        assert "dagster/data_version" not in (tombstone.tags or {})
+        # An orphaned landing file of a day never materialized gets a certificate, not a
+        # tombstone: the partition stays missing rather than looking materialized.
+        orphaned = [c for c in certificates if c is not certificate]
+        assert orphaned, "the second day's camera file was delivered and never materialized"
+        for other in orphaned:
+            for partition in other.partitions["partitions"]:
+                shown = instance.fetch_materializations(
+                    AssetRecordsFilter(asset_key=camera, asset_partitions=[partition]), limit=1
+                )
+                assert shown.records == [], (other.kind, partition)
+
+        users = AssetKey(USERS.split("/"))
+        (rows,) = list_certificates(steward.engine, USERS)
+        rewritten = steward.store.latest(USERS, "")
+        assert rows.kind == "rows" and rewritten.number == 2
+        shown = {k: v.value for k, v in newest(users, None).metadata.items()}
+        assert (shown["version"], shown["status"]) == (2, "promoted")
+        assert shown["content_hash"] == rewritten.content_hash
+        assert (shown["purge_certificate"], shown["versions_purged"]) == (rows.id, [1])
+
+        label = {REPOSITORY_LABEL_TAG: f"__repository__@{CODE_LOCATION}"}
+        listed = instance.get_runs(RunsFilter(job_name="retention_sweep", tags=label))
+        assert [run.run_id for run in listed] == [result.run_id]

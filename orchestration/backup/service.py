@@ -3,6 +3,10 @@
 Copies are the store's encrypted objects byte for byte: a backup never holds plaintext and
 is unreadable once the partition's key is destroyed. On a versioned S3 bucket the copy's
 ``VersionId`` is recorded so that the exact object version can be read back.
+
+A copy and a restore check for a purge under the partition lock and put their object inside
+that same transaction, so neither ever puts an object back after the sweep's deletion; a
+version past its retention deadline is never restored (C5.2-11).
 """
 
 from __future__ import annotations
@@ -12,11 +16,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy.orm import Session
 
 from orchestration.clock import Clock
-from orchestration.errors import IntegrityError, KeyMissing, NotFound
+from orchestration.errors import IntegrityError, KeyMissing, NotFound, RetentionRefused
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
+from orchestration.ledger.intents import lock_partition, refuse_if_purging
 from orchestration.ledger.tables import BackupCopy, DatasetVersion, Restore, VersionStatus
 from orchestration.store.backends import ObjectBackend
 from orchestration.store.crypto import sha256
@@ -54,9 +60,11 @@ class BackupService:
             raise IntegrityError(
                 f"{version.label}: store object does not match its checksum; not backed up"
             )
-        stored = self._target(target).put(version.object_key, envelope)
+        backend = self._target(target)
         try:
             with transaction(self.engine) as s:
+                self._refuse_if_purging(s, version, "a backup copy")
+                stored = backend.put(version.object_key, envelope)
                 copy = BackupCopy(
                     version_id=version.id,
                     target=target,
@@ -146,8 +154,13 @@ class BackupService:
     def restore(
         self, dataset: str, partition: str, number: int, actor: str, target: str | None = None
     ) -> tuple[DatasetVersion, BackupCopy]:
-        """Bring a version back into the store from a backup copy, verified by hash."""
+        """Bring a version back into the store from a backup copy, verified by hash; never one
+        being purged or past its retention deadline (C5.2-11)."""
         version = self.versions.get(dataset, partition, number)
+        if version.status == VersionStatus.PURGING:
+            raise RetentionRefused(
+                f"{version.label} is being purged: it cannot be restored (C5.2-11)"
+            )
         if version.status == VersionStatus.PURGED:
             raise NotFound(
                 f"{version.label} was purged on {version.purged_at:%Y-%m-%d}: "
@@ -158,6 +171,8 @@ class BackupService:
                 f"{version.label} is {version.status}; only promoted or quarantined versions "
                 "are backed up and restorable"
             )
+        if self.versions.guard is not None:
+            self.versions.guard(version)
         copies = [c for c in version.backups if target is None or c.target == target]
         if not copies:
             raise NotFound(
@@ -170,8 +185,9 @@ class BackupService:
                 failures.append(f"{copy.target}: {problem}")
                 continue
             envelope = self._target(copy.target).get(version.object_key, copy.object_version_id)
-            self.versions.backend.put(version.object_key, envelope)
             with transaction(self.engine) as s:
+                self._refuse_if_purging(s, version, "a restore")
+                self.versions.backend.put(version.object_key, envelope)
                 s.add(
                     Restore(
                         version_id=version.id,
@@ -192,6 +208,15 @@ class BackupService:
                 )
             return version, copy
         raise IntegrityError(f"{version.label}: no usable backup copy: {'; '.join(failures)}")
+
+    def _refuse_if_purging(self, s: Session, version: DatasetVersion, what: str) -> None:
+        """Under the partition lock: no open purge intent, and the version is not being purged
+        or purged. The caller puts its object in the same transaction (C5.2-11)."""
+        lock_partition(s, version.dataset, version.partition)
+        refuse_if_purging(s, version.dataset, version.partition, f"{what} of {version.label}")
+        status = s.scalar(select(DatasetVersion.status).where(DatasetVersion.id == version.id))
+        if status in (VersionStatus.PURGING, VersionStatus.PURGED):
+            raise RetentionRefused(f"{version.label} is {status}: {what} is refused (C5.2-11)")
 
     def _check(self, copy: BackupCopy, version: DatasetVersion) -> str | None:
         try:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestration.declarations.models import DatasetDeclaration, RetentionPolicy
+from orchestration.declarations.models import DatasetDeclaration, DistrictDefaults, RetentionPolicy
 from orchestration.errors import NotFound
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ class Catalog:
     datasets: dict[str, DeclaredDataset]
     policies: dict[str, RetentionPolicy]
     suites: dict[str, DeclaredSuite]
+    # retention_policies/district_defaults.yaml; load_catalog always sets it
+    district: DistrictDefaults | None = None
 
     def suite_of(self, key: str) -> DeclaredSuite:
         name = self.declaration(key).quality_suite

@@ -17,7 +17,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from orchestration.declarations.catalog import Catalog, DeclaredDataset, DeclaredSuite
-from orchestration.declarations.models import DatasetDeclaration, RetentionPolicy
+from orchestration.declarations.models import (
+    DISTRICT_DEFAULTS_FILE,
+    DatasetDeclaration,
+    DistrictDefaults,
+    RetentionPolicy,
+)
 from orchestration.declarations.rules import check_rules
 from orchestration.errors import DeclarationErrors
 from orchestration.quality.suites import SuiteFile, suite_problems
@@ -44,7 +49,10 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             datasets[decl.key] = (decl, path, revision)
 
     policies: dict[str, RetentionPolicy] = {}
+    district = _district(project_root, problems)
     for path in _yaml_files(project_root / "retention_policies", problems):
+        if path == project_root / "retention_policies" / DISTRICT_DEFAULTS_FILE:
+            continue
         parsed_policy = _parse(path, RetentionPolicy, project_root, problems)
         if parsed_policy is None:
             continue
@@ -116,7 +124,21 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
         },
         policies=policies,
         suites=suites,
+        district=district,
     )
+
+
+def _district(project_root: Path, problems: list[str]) -> DistrictDefaults | None:
+    """The district's defaults, reviewed beside the policies (C4.2-1, C5.2-11)."""
+    path = project_root / "retention_policies" / DISTRICT_DEFAULTS_FILE
+    if not path.is_file():
+        problems.append(
+            f"retention_policies/{DISTRICT_DEFAULTS_FILE}: file is missing (it declares the "
+            "district's orphan_grace, C5.2-11)"
+        )
+        return None
+    parsed = _parse(path, DistrictDefaults, project_root, problems)
+    return parsed[0] if parsed else None
 
 
 # libyaml's C parser when present: loading thousands of declarations stays fast.
@@ -136,6 +158,17 @@ class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc, valid-type]
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+def _first_anchor_line(raw: bytes) -> int | None:
+    """The line of the first anchor or alias, found from parser events before any node is
+    built: an alias bomb ("billion laughs") is refused without being expanded."""
+    if b"&" not in raw and b"*" not in raw:
+        return None
+    for event in yaml.parse(raw, Loader=_SafeLoader):
+        if getattr(event, "anchor", None) is not None:
+            return int(event.start_mark.line) + 1
+    return None
 
 
 def _yaml_files(folder: Path, problems: list[str]) -> list[Path]:
@@ -158,6 +191,13 @@ def _parse(path: Path, model: type[M], root: Path, problems: list[str]) -> tuple
     where = _rel(path, root)
     raw = path.read_bytes()
     try:
+        anchor_line = _first_anchor_line(raw)
+        if anchor_line is not None:
+            problems.append(
+                f"{where}: line {anchor_line}: YAML anchors and aliases (&name, *name) are not "
+                "allowed; write each value out so a reviewer reads what is loaded"
+            )
+            return None
         data = yaml.load(raw, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

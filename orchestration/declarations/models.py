@@ -7,7 +7,7 @@ an error, never silently ignored.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -240,6 +240,36 @@ class Anchor(Strict):
         return self
 
 
+# Shorter than this, a write in progress (object stored, ledger row not yet inserted; a version
+# staged, not yet promoted) could be taken for an orphan.
+MIN_ORPHAN_GRACE = timedelta(hours=1)
+DISTRICT_DEFAULTS_FILE = "district_defaults.yaml"
+
+
+def _orphan_grace(value: str) -> str:
+    start = datetime(2000, 1, 1)
+    if start + parse_duration(value) < start + MIN_ORPHAN_GRACE:
+        raise ValueError("must be at least PT1H, or writes in progress look orphaned")
+    return value
+
+
+class DistrictDefaults(Strict):
+    """``retention_policies/district_defaults.yaml``: what applies where no policy says."""
+
+    description: str = Field(min_length=1)
+    orphan_grace: str = Field(
+        description="ISO 8601 duration, at least PT1H: how long after it was last written an "
+        "orphan (a refused or never-materialized delivery, an object or data key whose writer "
+        "died, a copy no version references) of a dataset without a retention policy, or a "
+        "file in a landing folder no dataset declares, is purged (C5.2-11)."
+    )
+
+    @field_validator("orphan_grace")
+    @classmethod
+    def _long_enough(cls, value: str) -> str:
+        return _orphan_grace(value)
+
+
 class RetentionPolicy(Strict):
     """One file in ``retention_policies/`` (C5.2-11)."""
 
@@ -255,6 +285,13 @@ class RetentionPolicy(Strict):
         "first acquisition) after which the data is purged whatever the anchor says.",
     )
     legal_hold_allowed: bool = True
+    orphan_grace: str | None = Field(
+        default=None,
+        description="ISO 8601 duration, at least PT1H: how long after it was last written a "
+        "landing file, store or backup object, or data key of this policy's datasets that no "
+        "version references is purged (a refused or never-materialized delivery, a writer "
+        f"that died). Unset: the district default in {DISTRICT_DEFAULTS_FILE}.",
+    )
 
     @field_validator("period", "grace", "not_later_than")
     @classmethod
@@ -262,3 +299,8 @@ class RetentionPolicy(Strict):
         if value is not None:
             parse_duration(value)
         return value
+
+    @field_validator("orphan_grace")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        return None if value is None else _orphan_grace(value)

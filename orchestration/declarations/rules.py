@@ -3,6 +3,7 @@ guideline clause it enforces."""
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 from orchestration.declarations.models import (
@@ -35,16 +36,79 @@ SPECIAL_CARE_JAPANESE = (
 
 
 def looks_special_care(column: str) -> bool:
-    name = unicodedata.normalize("NFKC", column).lower()
+    """Whether a column name reads as a special-care category (C5.2-4), also when it is
+    spelled with look-alike letters (Cyrillic е, Greek ο, full-width ｅ) or invisible ones."""
+    name = reads_as(column)
+    return (
+        _matches(name, SPECIAL_CARE_WORDS, SPECIAL_CARE_STEMS, SPECIAL_CARE_PHRASES)
+        or _matches(_skeleton(name), *_folded_terms())
+        or any(term in name for term in SPECIAL_CARE_JAPANESE)
+    )
+
+
+def reads_as(column: str) -> str:
+    """``column`` as a reader sees it: NFKC, format (invisible) characters dropped, lower
+    case, and each other-script letter replaced by the ASCII letters it looks like (its UTS #39
+    prototype, looked up in lower case first so that Greek Ι reads as i, not l)."""
+    prototypes = _ascii_prototypes()
+    out = []
+    for char in unicodedata.normalize("NFKC", column):
+        if unicodedata.category(char) == "Cf":
+            continue
+        lower = char.lower()
+        if char.isascii():
+            out.append(lower)
+        else:
+            out.append(prototypes.get(lower, prototypes.get(char, lower)).lower())
+    return "".join(out)
+
+
+def _matches(
+    name: str, words: frozenset[str], stems: tuple[str, ...], phrases: tuple[str, ...]
+) -> bool:
+    """English terms as whole snake_case words or word starts; phrases anywhere."""
     padded = f"_{name}_"
     for word in name.split("_"):
-        if word in SPECIAL_CARE_WORDS or word.removesuffix("s") in SPECIAL_CARE_WORDS:
+        if word in words or word.removesuffix("s") in words or word.startswith(stems):
             return True
-        if word.startswith(SPECIAL_CARE_STEMS):
-            return True
-    return any(f"_{phrase}" in padded for phrase in SPECIAL_CARE_PHRASES) or any(
-        term in name for term in SPECIAL_CARE_JAPANESE
+    return any(f"_{phrase}" in padded for phrase in phrases)
+
+
+@functools.cache
+def _folded_terms() -> tuple[frozenset[str], tuple[str, ...], tuple[str, ...]]:
+    """The special-care terms as UTS #39 skeletons, for names spelled with ASCII look-alikes
+    such as ``rnedical`` (m -> rn)."""
+    return (
+        frozenset(_skeleton(w) for w in SPECIAL_CARE_WORDS),
+        tuple(_skeleton(s) for s in SPECIAL_CARE_STEMS),
+        tuple(_skeleton(p) for p in SPECIAL_CARE_PHRASES),
     )
+
+
+def _skeleton(text: str) -> str:
+    prototypes = _ascii_prototypes()
+    return "".join(prototypes.get(c, c) for c in text)
+
+
+@functools.cache
+def _ascii_prototypes() -> dict[str, str]:
+    """Each character whose UTS #39 prototype is made of ASCII letters and digits, mapped to
+    it (е -> e, ο -> o, I -> l, m -> rn). Unicode's confusables data, as shipped by the
+    confusable-homoglyphs package, lists for a character either its prototype or, for a
+    prototype, the characters mapped to it; a prototype never maps further, so an ASCII entry
+    of a non-ASCII character is its prototype. ASCII characters are sources only when their one
+    entry is ASCII (I, m, 0, 1)."""
+    from confusable_homoglyphs.confusables import confusables_data
+
+    mapping: dict[str, str] = {}
+    for char, glyphs in confusables_data.items():
+        char = char.strip("\u200e")  # right-to-left letters are wrapped in marks
+        targets = [g["c"] for g in glyphs if g["c"].isascii() and g["c"].isalnum()]
+        if len(char) != 1 or not targets:
+            continue
+        if not char.isascii() or len(glyphs) == 1:
+            mapping[char] = targets[0]
+    return mapping
 
 
 def check_rules(
@@ -137,10 +201,12 @@ def check_rules(
             )
         for i, col in enumerate(d.columns):
             if looks_special_care(col.name):
+                shown = reads_as(col.name)
+                reading = "" if shown == col.name else f" (it reads as {shown!r})"
                 problem(
                     f"columns.{i}.name",
-                    f"{col.name!r} looks like special care-required "
-                    "personal information, which is never acquired (C5.2-4)",
+                    f"{col.name!r}{reading} looks like a special-care name: special "
+                    "care-required personal information is never acquired (C5.2-4)",
                 )
         names = [c.name for c in d.columns]
         for dup in sorted({n for n in names if names.count(n) > 1}):
@@ -202,10 +268,14 @@ def _anchor_problems(
 
 
 def _ancestors(decls: dict[str, DatasetDeclaration], key: str) -> list[str]:
-    """Every declared dataset ``key`` is made from, directly or not (cycle-safe)."""
+    """Every declared dataset ``key`` is made from, directly or not, nearest first.
+
+    Rules run on declarations that may hold a lineage cycle (``_cycles`` reports it), so the
+    walk visits each dataset once and stops once it has found them all: it always ends.
+    """
     seen: list[str] = []
     frontier = list(decls[key].upstream)
-    while frontier:
+    while frontier and len(seen) < len(decls):
         up = frontier.pop(0)
         if up in decls and up not in seen:
             seen.append(up)
@@ -270,20 +340,15 @@ def _city_os_reaching_personal_rail_os(
     for key, d in decls.items():
         if d.zone is not Zone.CITY_OS or d.classification in allowed:
             continue
-        seen: set[str] = set()
-        frontier = list(d.upstream)
-        while frontier:
-            up = frontier.pop()
-            if up in seen or up not in decls:
-                continue
-            seen.add(up)
-            u = decls[up]
-            if u.zone is Zone.RAIL_OS and u.classification.holds_personal_data:
-                problems.append(
-                    f"{where[key]}: field classification: made from personal "
-                    f"Railway OS data ({up}), so it must be statistical or "
-                    "anonymized (C3.3-1)"
-                )
-                break
-            frontier.extend(u.upstream)
+        personal = [
+            up
+            for up in _ancestors(decls, key)
+            if decls[up].zone is Zone.RAIL_OS and decls[up].classification.holds_personal_data
+        ]
+        if personal:
+            problems.append(
+                f"{where[key]}: field classification: made from personal "
+                f"Railway OS data ({personal[0]}), so it must be statistical or "
+                "anonymized (C3.3-1)"
+            )
     return problems

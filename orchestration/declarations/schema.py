@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orchestration.declarations.models import DatasetDeclaration, RetentionPolicy
+from orchestration.declarations.models import DatasetDeclaration, DistrictDefaults, RetentionPolicy
 
 SCHEMAS = {
     "dataset.schema.json": DatasetDeclaration,
     "retention_policy.schema.json": RetentionPolicy,
+    "district_defaults.schema.json": DistrictDefaults,
 }
 
 

@@ -18,6 +18,7 @@ from dagster import (
     DataVersion,
     MetadataValue,
     Output,
+    PreviewWarning,
     asset,
 )
 
@@ -38,6 +39,8 @@ FOLLOW_UPSTREAM_ONCE_CHECKED = (
 
 # ``Output(data_version=...)`` is marked beta; the content hash is the data version we want.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
+# Partitioned checks are a preview; they let each check result carry its partition in the UI.
+warnings.filterwarnings("ignore", category=PreviewWarning, message=".*partitions_def.*")
 
 
 def asset_key(dataset_key: str) -> AssetKey:
@@ -73,7 +76,13 @@ def build_asset(steward: Steward, dataset: DeclaredDataset) -> AssetsDefinition:
         partitions_def=partitions,
         io_manager_key=IO_MANAGER_KEY,
         check_specs=[
-            AssetCheckSpec(dim.value, asset=key, blocking=True, description=DIMENSION_DOC[dim])
+            AssetCheckSpec(
+                dim.value,
+                asset=key,
+                blocking=True,
+                description=DIMENSION_DOC[dim],
+                partitions_def=partitions,
+            )
             for dim in Dimension
         ],
         automation_condition=None if decl.is_ingest else FOLLOW_UPSTREAM_ONCE_CHECKED,
@@ -114,6 +123,8 @@ def check_results(steward: Steward, version: DatasetVersion) -> Iterator[AssetCh
             check_name=result.dimension,
             passed=result.status in ("passed", "warning"),
             severity=AssetCheckSeverity.ERROR,
+            description=f"{result.status}: {result.passed} of {result.evaluated} expectations "
+            f"passed on version {version.number}",
             metadata={
                 "status": result.status,
                 "version": version.number,

@@ -1,10 +1,12 @@
 """Operators' jobs and their schedules: the nightly retention sweep and backup verification.
 
-The jobs call the engine and report what it did as asset observations (certificates,
-deadlines, holds), so an operator sees it on each asset's page; a failure fails the run.
+The jobs call the engine and report what it did on each asset's page: observations for
+certificates, deadlines and holds, and a tombstone materialization for each purged partition
+(docs/ui.md); a failure fails the run.
 """
 
 from dagster import (
+    AssetMaterialization,
     AssetObservation,
     DefaultScheduleStatus,
     Failure,
@@ -17,6 +19,9 @@ from dagster import (
 )
 
 from orchestration.defs.assets import asset_key
+from orchestration.defs.metadata import purged_versions, tombstone_metadata, version_metadata
+from orchestration.ledger.lineage import version_lineage
+from orchestration.ledger.tables import PurgeCertificate
 from orchestration.retention.certificates import as_dict
 from orchestration.retention.sweep import Sweeper
 from orchestration.steward import Steward
@@ -24,10 +29,49 @@ from orchestration.steward import Steward
 DISTRICT_TZ = "Asia/Tokyo"
 
 
+def newest_state(
+    steward: Steward, certificate: PurgeCertificate, partition: str
+) -> AssetMaterialization | None:
+    """A partition after a purge, recorded as its newest materialization because Dagster
+    cannot wipe one (docs/ui.md): the version rewritten without the expired rows, or else a
+    tombstone; nothing when no version of it was ever shown (an orphaned landing file)."""
+    purged = purged_versions(certificate, partition)
+    if not purged:
+        return None
+    key = asset_key(certificate.dataset)
+    current = steward.store.latest(certificate.dataset, partition)
+    if certificate.kind == "rows" and current is not None and current.number not in purged:
+        inputs = [edge.version for edge in version_lineage(steward.engine, current.id).edges]
+        decl = steward.catalog.declaration(certificate.dataset)
+        return AssetMaterialization(
+            asset_key=key,
+            partition=partition or None,
+            description=f"rewritten without the rows past their deadline (certificate "
+            f"{certificate.id})",
+            metadata={
+                **version_metadata(current, decl, inputs),
+                "purge_certificate": certificate.id,
+                "versions_purged": MetadataValue.json(purged),
+            },
+        )
+    return AssetMaterialization(
+        asset_key=key,
+        partition=partition or None,
+        description=f"purged: every version is a tombstone (certificate {certificate.id})",
+        metadata=tombstone_metadata(certificate, partition),
+    )
+
+
 def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefinition]]:
     @op(description="Plan and carry out the retention sweep as of now (C5.2-11).")
     def sweep_expired_personal_data(context: OpExecutionContext) -> None:
-        report = Sweeper(steward).run()
+        report = Sweeper(steward).run()  # a live sweep holding the lock: LockBusy fails the step
+        if report.interrupted is not None:  # C4.1-3: recorded as an incident too
+            previous = report.interrupted.detail["previous"]
+            context.log.warning(
+                f"took over the sweep lock of {previous['holder']} ({previous['why']}); "
+                f"finished {len(report.resumed)} interrupted partition purge(s)"
+            )
         for row in report.plan.deadlines:
             context.log_event(
                 AssetObservation(
@@ -57,24 +101,20 @@ def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefi
                 )
             )
         for certificate in report.certificates:
+            if certificate.dataset not in steward.catalog.datasets:
+                continue  # orphans of an undeclared landing folder: no asset to show them on
             context.log_event(
                 AssetObservation(
                     asset_key=asset_key(certificate.dataset),
                     metadata={"purge_certificate": MetadataValue.json(as_dict(certificate))},
                 )
             )
-            if certificate.kind == "rows":
-                continue
+            if certificate.kind == "orphans":
+                continue  # the partition's versions were not purged: nothing to show
             for partition in certificate.partitions["partitions"]:
-                # The partition's latest materialization stays in Dagster's history; this says
-                # that every version of it is now a tombstone.
-                context.log_event(
-                    AssetObservation(
-                        asset_key=asset_key(certificate.dataset),
-                        partition=partition or None,
-                        metadata={"status": "purged", "purge_certificate_id": certificate.id},
-                    )
-                )
+                newest = newest_state(steward, certificate, partition)
+                if newest is not None:
+                    context.log_event(newest)
         context.log.info(
             f"{len(report.certificates)} purge certificate(s), {len(report.incidents)} incident(s)"
         )

@@ -3,21 +3,27 @@ column types only: never a data value (design invariant 1)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
+from orchestration.clock import DISTRICT_TZ, ensure_aware
 from orchestration.declarations.models import Column, DatasetDeclaration
-from orchestration.ledger.tables import DatasetVersion
+from orchestration.ledger.tables import DatasetVersion, PurgeCertificate
+
+PURGED = "purged"
 
 
 def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, Any]:
+    """The asset definition's metadata, every key under ``declared/`` so that the UI's one
+    metadata table keeps what the declaration says apart from what a version recorded."""
     p = decl.provider
     meta: dict[str, Any] = {
-        "zone": decl.zone.value,
-        "classification": decl.classification.value,
-        "purposes": MetadataValue.json(list(decl.purposes)),
-        "provider": MetadataValue.json(
+        "declared/zone": decl.zone.value,
+        "declared/classification": decl.classification.value,
+        "declared/purposes": MetadataValue.json(list(decl.purposes)),
+        "declared/provider": MetadataValue.json(
             {
                 "name": p.name,
                 "membership": p.membership.value,
@@ -26,10 +32,10 @@ def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, A
                 "consent_or_anonymization_confirmed": p.consent_or_anonymization_confirmed,
             }
         ),
-        "retention_policy": decl.retention_policy or "none (not personal data)",
-        "backup_target": decl.backup.target,
-        "quality_suite": decl.quality_suite or "none declared",
-        "declared_columns": MetadataValue.table_schema(
+        "declared/retention_policy": decl.retention_policy or "none (not personal data)",
+        "declared/backup_target": decl.backup.target,
+        "declared/quality_suite": decl.quality_suite or "none declared",
+        "declared/columns": MetadataValue.table_schema(
             TableSchema(
                 columns=[
                     TableColumn(c.name, c.type.value, description=column_note(c))
@@ -37,12 +43,14 @@ def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, A
                 ]
             )
         ),
-        "declaration_revision": revision,
+        "declared/revision": revision,
     }
     if decl.copyright is not None:
-        meta["copyright"] = MetadataValue.json(decl.copyright.model_dump(mode="json"))
+        meta["declared/copyright"] = MetadataValue.json(decl.copyright.model_dump(mode="json"))
     if decl.confidential is not None:
-        meta["confidential_terms"] = MetadataValue.json(decl.confidential.model_dump(mode="json"))
+        meta["declared/confidential_terms"] = MetadataValue.json(
+            decl.confidential.model_dump(mode="json")
+        )
     return meta
 
 
@@ -89,3 +97,33 @@ def version_metadata(
         "sources": MetadataValue.json(sorted(version.sources)),
         "actor": version.actor,
     }
+
+
+def tombstone_metadata(certificate: PurgeCertificate, partition: str) -> dict[str, Any]:
+    """What the UI shows as a purged partition's newest state: no data, no object, no backup;
+    only which versions became tombstones, under which certificate and policy (C5.2-11).
+
+    Open-source Dagster cannot wipe a partition, so this is recorded as the partition's newest
+    materialization (docs/ui.md)."""
+    deadline = certificate.deadline
+    return {
+        "status": PURGED,
+        "versions_purged": MetadataValue.json(purged_versions(certificate, partition)),
+        "purge_certificate": certificate.id,
+        "purge_kind": certificate.kind,
+        "purged_at": district_time(certificate.executed_at),
+        "retention_policy": certificate.policy or "none",
+        "deadline": district_time(deadline) if deadline else "none",
+        "dagster/row_count": 0,
+    }
+
+
+def purged_versions(certificate: PurgeCertificate, partition: str) -> list[int]:
+    """The version numbers of ``partition`` the certificate turned into tombstones."""
+    versions = certificate.versions["versions"]
+    return sorted(v["version"] for v in versions if (v["partition"] or "") == partition)
+
+
+def district_time(instant: datetime) -> str:
+    """An instant as the district reads it: Asia/Tokyo, with its offset."""
+    return ensure_aware(instant).astimezone(DISTRICT_TZ).isoformat()

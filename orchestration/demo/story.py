@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from orchestration.clock import DISTRICT_TZ, FixedClock
+from orchestration.clock import DISTRICT_TZ, FixedClock, SystemClock
 from orchestration.demo.providers import ic_gates, write_deliveries, write_delivery
 from orchestration.demo.providers import write_faulty_gate_delivery as write_faulty_gates
 from orchestration.ledger import audit
@@ -42,12 +42,17 @@ SWEEP_AFTER_DAYS = 100  # past the camera (7 days) and gate-event (90 days) dead
 def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> None:
     from dagster import DagsterInstance
 
-    from orchestration.defs.build import build_definitions, materialize_datasets
+    from orchestration.defs.build import (
+        build_definitions,
+        code_location_tags,
+        materialize_datasets,
+    )
     from orchestration.defs.instance import dagster_home
 
     if reset and settings.home.exists():
         shutil.rmtree(settings.home)
     os.environ["DAGSTER_HOME"] = str(dagster_home(settings))
+    settings = story_settings(settings, FIRST_DAY + timedelta(days=days - 1))
     steward = Steward(settings)
     catalog = steward.catalog
     instance = DagsterInstance.get()
@@ -163,7 +168,11 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
         instance=instance,
         raise_on_error=False,
         run_config=QUIET_LOGS,
-        tags={"steward/as_of": as_of.isoformat(), "steward/actor": settings.actor},
+        tags={
+            "steward/as_of": as_of.isoformat(),
+            "steward/actor": settings.actor,
+            **code_location_tags(),
+        },
     )
     certificates = list_certificates(steward.engine)
     for certificate in certificates:
@@ -179,6 +188,16 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
     out.rule("9. Open the operators' UI")
     out.print(f"STEWARD_HOME={settings.home} .venv/bin/steward ui    (or: make ui)")
     out.print("then open http://127.0.0.1:3000 (asset groups: rail_os, city_os, member, open)")
+
+
+def story_settings(settings: Settings, last: date) -> Settings:
+    """The story plays on the morning after its last delivery, unless an instant was given
+    (``--as-of``): whatever the day it runs, its camera files are then still within their
+    7-day retention when the people-flow counts read them (C5.2-11)."""
+    if not isinstance(settings.clock, SystemClock):
+        return settings
+    morning = datetime.combine(last + timedelta(days=1), time(9), DISTRICT_TZ)
+    return replace(settings, clock=FixedClock(morning))
 
 
 def _report(steward: Steward, version, folder, out: Console) -> None:  # type: ignore[no-untyped-def]

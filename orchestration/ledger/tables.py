@@ -38,6 +38,7 @@ class VersionStatus:
     PROMOTED = "promoted"
     QUARANTINED = "quarantined"
     REJECTED = "rejected"
+    PURGING = "purging"  # a purge intent is recorded: nothing reads, restores or promotes it
     PURGED = "purged"  # a tombstone: the record stays, every copy and its key are gone
 
 
@@ -219,15 +220,43 @@ class Incident(Base):
 
 
 class Lock(Base):
-    """A named lock held by one process until it is released or expires (SQLite and
-    PostgreSQL alike): two sweeps never run at once."""
+    """A named lock held by one process until it is released, or until its holder stops
+    heartbeating or dies (SQLite and PostgreSQL alike): two sweeps never run at once, and a
+    killed one does not block the next (C4.1-3)."""
 
     __tablename__ = "locks"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(160))
     acquired_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(doc="the last heartbeat + the stale threshold")
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    token: Mapped[str | None] = mapped_column(String(32))
+    heartbeat_at: Mapped[datetime | None]
+
+
+class PurgeIntent(Base):
+    """A purge of one dataset partition, recorded before its first deletion (C5.2-11).
+
+    While it is open (``completed_at`` empty), the partition's versions are ``purging``:
+    nothing reads, restores, promotes or commits to it, and the next sweep finishes it first,
+    whatever its plan says. ``certificate_id`` is set in the certificate's own transaction.
+    """
+
+    __tablename__ = "purge_intents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(160), index=True)
+    partition: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16), doc="expiry | retire")
+    sweep_id: Mapped[str] = mapped_column(String(64))
+    policy: Mapped[str | None] = mapped_column(String(64))
+    deadline: Mapped[datetime | None]
+    reason: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("purge_certificates.id"))
 
 
 class RetiredDataset(Base):
@@ -266,3 +295,22 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class RefusedDelivery(Base):
+    """A provider file that ingest refused (C5.2-2): which file, why, when. The reason names
+    columns, rows by number and counts, never a value (invariant 1). The file itself is an
+    orphan: the sweep purges it once its grace has passed, and names the certificate here."""
+
+    __tablename__ = "refused_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset: Mapped[str] = mapped_column(String(160), index=True)
+    partition: Mapped[str] = mapped_column(String(32))
+    file: Mapped[str] = mapped_column(String(512), doc="landing-relative path")
+    sha256: Mapped[str] = mapped_column(String(64), doc="of the refused file's bytes")
+    reason: Mapped[str] = mapped_column(Text)
+    refused_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(160))
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    purge_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("purge_certificates.id"))

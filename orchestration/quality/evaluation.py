@@ -4,7 +4,9 @@ GX Core runs the GX expectations (ephemeral context, progress bars and analytics
 only here because the import costs seconds). The cross-dataset reference check is ours. What
 comes out is built field by field from counts and percentages: raw unexpected values, row
 indices and, for personal, pseudonymized or confidential data, observed values never leave
-this module (design invariant 1).
+this module (design invariant 1). Nor does an exception's text, for any classification: GX's
+and pandas' messages may quote a cell, so only the exception type, or a column name the suite
+declares, is kept.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from orchestration.quality.suites import (
 
 SENSITIVE = {Classification.PERSONAL, Classification.PSEUDONYMIZED, Classification.CONFIDENTIAL}
 PASSED, FAILED, WARNING, ERROR, NOT_EVALUATED = "passed", "failed", "warning", "error", "skipped"
+WITHHELD = "its message is withheld because it may quote a data value"
 
 # Loads the readable table of another dataset for a reference check: (dataset) -> frame.
 ReferenceLoader = Callable[[str], pd.DataFrame]
@@ -77,8 +80,17 @@ def evaluate(
     references: ReferenceLoader,
 ) -> list[DimensionResult]:
     sensitive = classification in SENSITIVE
-    checks = _run_gx(suite.gx_entries(), frame, sensitive) if suite.gx_entries() else []
-    checks += [_run_reference(e, frame, references, sensitive) for e in suite.reference_entries()]
+    entries = suite.gx_entries()
+    crashed = None
+    checks: list[CheckResult] = []
+    try:
+        checks = _run_gx(entries, frame, sensitive) if entries else []
+    except Exception as exc:  # GX itself failed: every GX check is an error, text withheld
+        crashed = type(exc).__name__
+    if crashed is not None:
+        error = f"GX raised {crashed}; {WITHHELD}"
+        checks = [CheckResult(**_base(e), status=ERROR, error=error) for e in entries]
+    checks += [_run_reference(e, frame, references) for e in suite.reference_entries()]
     return summarize(checks)
 
 
@@ -197,7 +209,7 @@ def _gx_outcome(entry: ExpectationEntry, res: Any, sensitive: bool) -> CheckResu
     base = _base(entry)
     error = _error_of(res.exception_info)
     if error is not None:
-        return CheckResult(**base, status=ERROR, error=_safe_error(error, sensitive))
+        return CheckResult(**base, status=ERROR, error=_safe_error(error))
     r = res.result or {}
     observed = r.get("observed_value")
     keep = (not sensitive or entry.type in COUNT_OBSERVATIONS) and _is_scalar(observed)
@@ -212,22 +224,32 @@ def _gx_outcome(entry: ExpectationEntry, res: Any, sensitive: bool) -> CheckResu
 
 
 def _run_reference(
-    entry: ExpectationEntry, frame: pd.DataFrame, references: ReferenceLoader, sensitive: bool
+    entry: ExpectationEntry, frame: pd.DataFrame, references: ReferenceLoader
 ) -> CheckResult:
     """Every (columns) combination in this table exists in (dataset_columns) of ``dataset``."""
     base = _base(entry)
     kw = entry.kwargs
+    error = None
     try:
         reference = references(kw["dataset"])
-        left = frame[kw["columns"]].dropna().astype(str)
-        right = reference[kw["dataset_columns"]].dropna().astype(str)
-        right.columns = kw["columns"]
-        known = set(map(tuple, right.drop_duplicates().to_numpy()))
-        missing = sum(tuple(row) not in known for row in left.to_numpy())
-    except Exception as exc:  # a missing column or an unreadable reference is an error
-        return CheckResult(
-            **base, status=ERROR, error=_safe_error(f"{type(exc).__name__}: {exc}", sensitive)
-        )
+        absent = [c for c in kw["columns"] if c not in frame.columns]
+        absent_there = [c for c in kw["dataset_columns"] if c not in reference.columns]
+        if absent or absent_there:
+            error = (
+                f"column(s) {absent} missing from this table"
+                if absent
+                else f"column(s) {absent_there} missing from {kw['dataset']}"
+            )
+        else:
+            left = frame[kw["columns"]].dropna().astype(str)
+            right = reference[kw["dataset_columns"]].dropna().astype(str)
+            right.columns = kw["columns"]
+            known = set(map(tuple, right.drop_duplicates().to_numpy()))
+            missing = sum(tuple(row) not in known for row in left.to_numpy())
+    except Exception as exc:  # an unreadable reference is an error; its text may quote a value
+        error = f"{type(exc).__name__}; {WITHHELD}"
+    if error is not None:
+        return CheckResult(**base, status=ERROR, error=error)
     total = len(left)
     return CheckResult(
         **base,
@@ -238,15 +260,13 @@ def _run_reference(
     )
 
 
-def _safe_error(message: str, sensitive: bool) -> str:
-    """An error message may quote a value; for sensitive data only GX's missing-column message
-    (which names a column, not a value) is kept."""
+def _safe_error(message: str) -> str:
+    """An error message may quote a value: only GX's missing-column message (which names a
+    column of the suite, not a value) is kept (invariant 1)."""
     missing = re.search(r'The column "[^"]*" in BatchData does not exist', message)
-    if not sensitive:
-        return message
     if missing:
         return missing.group(0)
-    return "the check raised an error; details are withheld because the data is sensitive"
+    return f"the check raised an error; {WITHHELD}"
 
 
 def _error_of(info: Any) -> str | None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from orchestration.declarations.catalog import DeclaredSuite
+from orchestration.declarations.durations import parse_duration
 from orchestration.errors import BadInput
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
@@ -66,6 +69,25 @@ def results_for(engine: Engine, version_id: int) -> list[QualityResult]:
         )
 
 
+@dataclass(frozen=True)
+class WaiverLimit:
+    """The longest waiver a dataset's quality suite allows (C5.5-4), and the file saying so."""
+
+    longest: str  # an ISO 8601 duration, as declared in the suite's meta.max_waiver
+    declared_in: str
+
+    @classmethod
+    def of_suite(cls, declared: DeclaredSuite, project_root: Path) -> WaiverLimit:
+        try:
+            where = declared.path.relative_to(project_root).as_posix()
+        except ValueError:
+            where = str(declared.path)
+        return cls(declared.suite.max_waiver(), where)
+
+    def latest(self, granted_at: datetime) -> datetime:
+        return granted_at + parse_duration(self.longest)
+
+
 def grant_waiver(
     engine: Engine,
     version: DatasetVersion,
@@ -73,9 +95,10 @@ def grant_waiver(
     expires_at: datetime,
     actor: str,
     at: datetime,
+    limit: WaiverLimit,
 ) -> Waiver:
-    """Let readers use a quarantined version until ``expires_at``; the actor and reason are
-    audit-logged."""
+    """Let readers use a quarantined version until ``expires_at``, at most as long as the
+    suite's declared limit allows; the actor and reason are audit-logged."""
     if version.status != VersionStatus.QUARANTINED:
         raise BadInput(
             f"{version.label} is {version.status}: only a quarantined version needs a waiver"
@@ -84,6 +107,12 @@ def grant_waiver(
         raise BadInput("a waiver needs a reason")
     if expires_at <= at:
         raise BadInput(f"the waiver would expire at {expires_at.isoformat()}, before now")
+    if expires_at > limit.latest(at):
+        raise BadInput(
+            f"the waiver would last until {expires_at.isoformat()}, longer than the "
+            f"{limit.longest} that {limit.declared_in} allows (meta.max_waiver, C5.5-4); "
+            f"the latest expiry now is {limit.latest(at).isoformat()}"
+        )
     with transaction(engine) as s:
         waiver = Waiver(
             version_id=version.id, reason=reason, actor=actor, granted_at=at, expires_at=expires_at

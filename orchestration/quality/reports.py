@@ -2,7 +2,9 @@
 
 JSON uses ODCS dimension names and ODCS-style metrics and operators for each check, and a
 W3C DQV-style measurement list. HTML is self-contained, bilingual (Japanese and English),
-escapes every value it shows, and draws each dimension's score over the last versions.
+escapes every value it shows, and draws each dimension's score over the last versions (or
+says that this is the first). Conforming rows are computed from row-level checks only; table-level
+checks and errors are shown apart.
 Reports carry counts, percentages and thresholds; observed values appear only where the
 evaluation kept them (never for personal, pseudonymized or confidential data).
 """
@@ -18,6 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, select
 
+from orchestration.clock import DISTRICT_TZ
 from orchestration.declarations.catalog import DeclaredDataset, DeclaredSuite
 from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import DatasetVersion, QualityResult, VersionStatus, Waiver
@@ -94,7 +97,7 @@ def build_report(
     )
     subject = f"{decl.key}/{target.partition or 'all'}/v{target.number}"
     checks = [
-        {**c, "odcs": odcs_rule(c), "result": c["status"]}
+        {**c, "odcs": odcs_rule(c), "result": c["status"], "level": check_level(c)}
         for r in results
         for c in r.checks["checks"]
     ]
@@ -133,6 +136,7 @@ def build_report(
                 "evaluated": r.evaluated,
                 "passed": r.passed,
                 "conforming_percent": r.conforming_percent,
+                **by_level([c for c in checks if c["dimension"] == r.dimension]),
             }
             for r in results
         ],
@@ -154,6 +158,46 @@ def build_report(
         ],
         "history": _history(engine, target),
         "copyright": decl.copyright.model_dump(mode="json") if decl.copyright else None,
+    }
+
+
+def check_level(check: dict[str, Any]) -> str:
+    """``row`` for a check that counted rows, ``table`` for one that judged the whole table (a
+    row count, a column set), ``error`` and ``skipped`` for checks that gave no judgement."""
+    if check["status"] in ("error", "skipped"):
+        return check["status"]
+    counted = check.get("element_count") is not None or check.get("unexpected_count") is not None
+    return "row" if counted else "table"
+
+
+def by_level(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """One dimension's results told apart, so that a recipient is never shown a table-level
+    failure as "0 % of rows conform" (C5.5-5).
+
+    Conforming rows come from row-level checks only: the share of rows the least-satisfied
+    row-level check accepted (rows a tolerated ``mostly`` threshold let through do not count as
+    conforming). Table-level checks and errors are counted beside it, not folded into it."""
+    rows = [c for c in checks if c["level"] == "row"]
+    percents = [
+        100.0 - c["unexpected_percent"] for c in rows if c["unexpected_percent"] is not None
+    ]
+    table = [c for c in checks if c["level"] == "table"]
+    return {
+        "row_level": {
+            "evaluated": len(rows),
+            "passed": sum(c["status"] == "passed" for c in rows),
+            "conforming_rows_percent": round(min(percents), 3) if percents else None,
+        },
+        "table_level": {
+            "evaluated": len(table),
+            "passed": sum(c["status"] == "passed" for c in table),
+            "not_passed": [
+                {"check": c["type"], "columns": c["columns"], "result": c["status"]}
+                for c in table
+                if c["status"] != "passed"
+            ],
+        },
+        "errors": sum(c["level"] == "error" for c in checks),
     }
 
 
@@ -192,13 +236,23 @@ def render_html(report: dict[str, Any]) -> str:
         loader=PackageLoader("orchestration.quality", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
+    env.filters["district"] = district_time
     return env.get_template("report.html.j2").render(r=report, charts=_charts(report))
 
 
+def district_time(iso: str) -> str:
+    """An ISO 8601 instant as a recipient in the district reads it: Asia/Tokyo, zone named."""
+    local = datetime.fromisoformat(iso).astimezone(DISTRICT_TZ)
+    return f"{local.isoformat(timespec='seconds')} (Asia/Tokyo)"
+
+
 def _charts(report: dict[str, Any]) -> dict[str, str]:
-    """A small inline SVG polyline per dimension: its score (0-100 %) over the versions."""
-    charts = {}
+    """A small inline SVG polyline per dimension: its score (0-100 %) over the versions; none
+    when there is no earlier version to compare with (the template says "first version")."""
+    charts: dict[str, str] = {}
     history = report["history"]
+    if len(history) < 2:
+        return charts
     for dim in ("accuracy", "completeness", "consistency"):
         points = [(h["version"], h["scores"].get(dim)) for h in history]
         points = [(v, p) for v, p in points if p is not None]

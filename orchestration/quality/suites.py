@@ -5,6 +5,8 @@ The file has the shape of a Great Expectations 1.x suite (``name``, ``expectatio
 expectation carries ``meta.dimension`` (accuracy, completeness or consistency, C5.5-1) and a
 description a recipient can read. Cross-dataset checks, which GX has not for pandas, are
 declared in the same list with the ``expect_column_values_to_exist_in_dataset`` type.
+``meta.max_waiver`` (an ISO 8601 duration) is the longest waiver an operator may record for a
+version failing the suite (C5.5-4): the committee that reviews the suite reviews the limit.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from orchestration.declarations.durations import parse_duration
 from orchestration.declarations.models import DatasetDeclaration, DatasetKey
 
 
@@ -62,6 +65,7 @@ GX_TYPES: dict[str, tuple[str, ...]] = {
 # Expectations whose observed value is a count, never a data value: the only observed values
 # kept for personal, pseudonymized or confidential datasets.
 COUNT_OBSERVATIONS = frozenset({"expect_table_row_count_to_be_between"})
+MAX_WAIVER = "max_waiver"
 
 
 class ExpectationMeta(BaseModel):
@@ -110,6 +114,24 @@ class SuiteFile(BaseModel):
     def reference_entries(self) -> list[ExpectationEntry]:
         return [e for e in self.expectations if e.type == REFERENCE_CHECK]
 
+    def max_waiver(self) -> str:
+        """The declared longest waiver (C5.5-4); ``steward check`` made sure it is valid."""
+        return str(self.meta[MAX_WAIVER])
+
+
+def max_waiver_problem(meta: dict[str, Any]) -> str | None:
+    """Why ``meta.max_waiver`` is not a usable waiver limit, if it is not (C5.5-4)."""
+    declared = meta.get(MAX_WAIVER)
+    if declared is None:
+        return "missing: declare the longest waiver an operator may record, e.g. P14D (C5.5-4)"
+    try:
+        length = parse_duration(str(declared))
+    except ValueError as exc:
+        return f"{exc} (C5.5-4)"
+    if not length:
+        return f"{declared!r} is no length of time; no waiver could be recorded (C5.5-4)"
+    return None
+
 
 def suite_problems(
     suite: SuiteFile, decl: DatasetDeclaration, decls: dict[str, DatasetDeclaration]
@@ -117,6 +139,9 @@ def suite_problems(
     """(field, problem) pairs: unknown types, datasets and columns; dimensions not covered."""
     problems: list[tuple[str, str]] = []
     declared = {c.name for c in decl.columns}
+    waiver_problem = max_waiver_problem(suite.meta)
+    if waiver_problem:
+        problems.append((f"meta.{MAX_WAIVER}", waiver_problem))
     if suite.dataset != decl.key:
         problems.append(("dataset", f"suite is for {suite.dataset!r}, declared by {decl.key!r}"))
     for i, entry in enumerate(suite.expectations):

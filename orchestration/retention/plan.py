@@ -99,6 +99,16 @@ class Deferred:
 
 
 @dataclass(frozen=True)
+class Unplannable:
+    """A partition the planner cannot decide on, e.g. no version of a row-level policy could be
+    read. The rest of the plan goes ahead; the executor records an incident (C4.1-3)."""
+
+    dataset: str
+    partition: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class DeadlineRow:
     dataset: str
     partition: str
@@ -114,6 +124,7 @@ class SweepPlan:
     row_purges: tuple[RowPurge, ...]
     deferred: tuple[Deferred, ...]
     deadlines: tuple[DeadlineRow, ...]
+    unplannable: tuple[Unplannable, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -144,10 +155,11 @@ class SweepPlan:
                 f"policy {r.policy}, earliest deadline {r.deadline.isoformat()}"
             )
         for d in self.deferred:
-            lines.append(
-                f"HELD {d.dataset} {d.partition or ''} past its deadline "
-                f"{d.deadline.isoformat()}: {d.hold_reason}"
-            )
+            held = f"{d.dataset} {d.partition}" if d.partition else d.dataset
+            lines.append(f"HELD {held} past its deadline {d.deadline.isoformat()}: {d.hold_reason}")
+        for u in self.unplannable:
+            where = f" partition {u.partition}" if u.partition else ""
+            lines.append(f"UNPLANNABLE {u.dataset}{where}: {u.reason}")
         return lines
 
 
@@ -157,7 +169,7 @@ def plan_sweep(
     now: datetime,
     only: str | None = None,
 ) -> SweepPlan:
-    purges, row_purges, deferred, deadlines = [], [], [], []
+    purges, row_purges, deferred, deadlines, unplannable = [], [], [], [], []
     for key, dataset in catalog.datasets.items():
         decl = dataset.declaration
         if decl.retention_policy is None or (only and key != only):
@@ -170,6 +182,7 @@ def plan_sweep(
             if policy.anchor.kind is AnchorKind.COLUMN:
                 row = _plan_rows(policy, state, key, partition, versions, now)
                 if row is None:
+                    unplannable.append(_unreadable(policy, key, partition, versions))
                     continue
                 deadline_row, action = row
                 deadlines.append(deadline_row)
@@ -195,7 +208,27 @@ def plan_sweep(
                     key, partition, policy.name, deadline.at, deadline.basis, tuple(versions)
                 )
             )
-    return SweepPlan(now, tuple(purges), tuple(row_purges), tuple(deferred), tuple(deadlines))
+    return SweepPlan(
+        now,
+        tuple(purges),
+        tuple(row_purges),
+        tuple(deferred),
+        tuple(deadlines),
+        tuple(unplannable),
+    )
+
+
+def _unreadable(
+    policy: RetentionPolicy, key: str, partition: str, versions: Sequence[VersionRecord]
+) -> Unplannable:
+    """Rows cannot be dated without their anchor column: say so, by counts and statuses."""
+    statuses = ", ".join(sorted({v.status for v in versions}))
+    return Unplannable(
+        key,
+        partition,
+        f"policy {policy.name} dates each row by {policy.anchor.column}, but none of its "
+        f"{len(versions)} version(s) ({statuses}) could be read; nothing of it was planned",
+    )
 
 
 def _plan_rows(

@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -26,6 +27,17 @@ class Stored:
     version_id: str | None = None
 
 
+@dataclass(frozen=True)
+class Listed:
+    """One thing that physically exists under a prefix: an object (on a versioned bucket, one
+    object version or delete marker) and when it was last written. Names only, never bytes."""
+
+    key: str
+    modified: datetime
+    version_id: str | None = None
+    delete_marker: bool = False
+
+
 class ObjectBackend(Protocol):
     def put(self, key: str, data: bytes) -> Stored: ...
     def get(self, key: str, version_id: str | None = None) -> bytes: ...
@@ -33,6 +45,8 @@ class ObjectBackend(Protocol):
     def uri(self, key: str) -> str: ...
     def purge(self, prefixes: Sequence[str]) -> dict[str, int]: ...
     def remaining(self, prefixes: Sequence[str]) -> dict[str, int]: ...
+    def listing(self, prefix: str) -> list[Listed]: ...
+    def reachable(self) -> bool: ...
 
 
 class PurgeIncomplete(Exception):
@@ -102,6 +116,23 @@ class DirectoryBackend:
 
     def remaining(self, prefixes: Sequence[str]) -> dict[str, int]:
         return {prefix: len(self._files(prefix)) for prefix in prefixes}
+
+    def listing(self, prefix: str) -> list[Listed]:
+        """Every file under ``prefix`` (interrupted writes' temporary files too), for the
+        inventory (design invariant 7)."""
+        root = self.root.resolve()
+        found = []
+        for path in sorted(self._files(prefix)):
+            try:
+                modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except FileNotFoundError:
+                continue  # removed while listing
+            found.append(Listed(path.relative_to(root).as_posix(), modified))
+        return found
+
+    def reachable(self) -> bool:
+        """A folder that is gone (an unmounted disk, a moved target) cannot be verified."""
+        return self.root.is_dir()
 
     def _files(self, prefix: str) -> list[Path]:
         path = self._path(prefix)
@@ -211,6 +242,37 @@ class S3Backend:
 
     def remaining(self, prefixes: Sequence[str]) -> dict[str, int]:
         return {p: len(items) for p, items in self._versions(prefixes).items()}
+
+    def listing(self, prefix: str) -> list[Listed]:
+        """Every object version and delete marker under ``prefix`` (design invariant 7)."""
+        found = []
+        pages = self.client.get_paginator("list_object_versions").paginate(
+            Bucket=self.bucket, Prefix=self._key(prefix)
+        )
+        own = f"{self.prefix}/" if self.prefix else ""
+        for page in pages:
+            self.requests += 1
+            for kind in ("Versions", "DeleteMarkers"):
+                for item in page.get(kind, []):
+                    found.append(
+                        Listed(
+                            item["Key"].removeprefix(own),
+                            item["LastModified"].astimezone(UTC),
+                            item.get("VersionId"),
+                            kind == "DeleteMarkers",
+                        )
+                    )
+        return sorted(found, key=lambda i: (i.key, i.modified, i.version_id or ""))
+
+    def reachable(self) -> bool:
+        """The bucket answers (it exists and these credentials may read it)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError):
+            return False
+        return True
 
 
 def backend_for(uri: str, s3_endpoint_url: str | None = None) -> ObjectBackend:

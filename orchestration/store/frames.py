@@ -1,4 +1,5 @@
-"""Tables as declared: conforming a DataFrame to its declaration and encoding it as Parquet.
+"""Tables as declared: running a transform, conforming a DataFrame to its declaration and
+encoding it as Parquet.
 
 Error messages name the dataset, column and row positions, never a cell value.
 """
@@ -6,14 +7,19 @@ Error messages name the dataset, column and row positions, never a cell value.
 from __future__ import annotations
 
 import io
+import traceback
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration.declarations.models import ColumnType, DatasetDeclaration
-from orchestration.errors import BadInput
+from orchestration.errors import BadInput, TransformFailed
 from orchestration.store.crypto import sha256
 
 PANDAS_DTYPES = {
@@ -24,6 +30,8 @@ PANDAS_DTYPES = {
     ColumnType.DATE: "datetime64[ns]",
     ColumnType.TIMESTAMP: "datetime64[ns, UTC]",
 }
+BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+INT64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -40,28 +48,36 @@ def conform(frame: pd.DataFrame, decl: DatasetDeclaration, origin: str) -> pd.Da
     """Exactly the declared columns, in order, with declared types and no undeclared nulls.
 
     ``origin`` names where the frame came from (a landing file, a transform) for the message.
+    Messages name declared columns, positions, row numbers and counts: an undeclared column's
+    name may be a value (a pivot, a file without its header row), so it is counted, not shown
+    (invariant 1). Errors are raised outside the ``except`` that saw the original exception,
+    whose text may quote a cell, so it does not travel along as ``__context__``.
     """
     declared = [c.name for c in decl.columns]
     missing = [c for c in declared if c not in frame.columns]
-    extra = [str(c) for c in frame.columns if c not in declared]
+    extra = [i + 1 for i, c in enumerate(frame.columns) if c not in declared]
     problems = []
     if missing:
         problems.append(f"missing column(s) {missing}")
     if extra:
-        problems.append(f"undeclared column(s) {extra} (C5.2-2: only declared data is acquired)")
+        problems.append(
+            f"{len(extra)} undeclared column(s) at position(s) {extra} "
+            "(C5.2-2: only declared data is acquired)"
+        )
     if problems:
         raise BadInput(f"{decl.key} from {origin}: " + "; ".join(problems))
     out = pd.DataFrame(index=range(len(frame)))
     for col in decl.columns:
         series = frame[col.name].reset_index(drop=True)
-        try:
-            out[col.name] = _cast(series, col.type)
-        except (ValueError, TypeError, OverflowError):
-            bad = _unparseable_rows(series, col.type)
+        cast = _cast_or_none(series, col.type)
+        if cast is None:
+            bad = _bad_cells(series, col.type)
+            rows = [int(i) + 1 for i in bad.index[bad][:5]]
+            where = f" in {int(bad.sum())} cell(s), first at row(s) {rows}" if rows else ""
             raise BadInput(
-                f"{decl.key} from {origin}: column {col.name!r} is not {col.type.value} "
-                f"at row(s) {bad}"
-            ) from None
+                f"{decl.key} from {origin}: column {col.name!r} is not {col.type.value}{where}"
+            )
+        out[col.name] = cast
         if not col.nullable and out[col.name].isna().any():
             rows = [int(i) + 1 for i in out.index[out[col.name].isna()][:5]]
             raise BadInput(
@@ -71,6 +87,54 @@ def conform(frame: pd.DataFrame, decl: DatasetDeclaration, origin: str) -> pd.Da
     return out
 
 
+def run_transform(
+    transform: Callable[..., Any],
+    decl: DatasetDeclaration,
+    inputs: Mapping[str, pd.DataFrame],
+    partition: str | None,
+) -> pd.DataFrame:
+    """The declared transform's table, conformed. If the transform raises, the error names
+    the transform, dataset, partition, exception type and the line of the transform it came
+    from; the exception itself (``ValueError("invalid literal ... 'Taro'")``, ``KeyError('Taro')``)
+    is dropped, not chained, because its text may quote a value (invariant 1)."""
+    failure: tuple[str, str] | None = None
+    try:
+        table = transform(inputs, partition)
+    except Exception as exc:
+        failure = (type(exc).__name__, _raised_in(transform, exc.__traceback__))
+    where = f"{decl.key} partition {partition}" if partition else decl.key
+    if failure is not None:
+        kind, line = failure
+        raise TransformFailed(
+            f"{where}: transform {decl.transform} raised {kind} at {line}; its message is "
+            "withheld because it may quote a data value (invariant 1)"
+        )
+    if not isinstance(table, pd.DataFrame):
+        raise TransformFailed(
+            f"{where}: transform {decl.transform} returned {type(table).__name__}, not a DataFrame"
+        )
+    return conform(table, decl, f"transform {decl.transform}")
+
+
+def _raised_in(transform: Callable[..., Any], tb: TracebackType | None) -> str:
+    """``file:line`` of the transform's last frame on the way to the error (its module path
+    from the project root), or of the innermost frame if the transform's file is not on it."""
+    frames = traceback.extract_tb(tb)
+    code = getattr(transform, "__code__", None)
+    own = [f for f in frames if code is not None and f.filename == code.co_filename]
+    if not own:
+        return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    depth = str(getattr(transform, "__module__", "")).count(".") + 1
+    return f"{'/'.join(Path(own[-1].filename).parts[-depth:])}:{own[-1].lineno}"
+
+
+def _cast_or_none(series: pd.Series, kind: ColumnType) -> pd.Series | None:
+    try:
+        return _cast(series, kind)
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def _cast(series: pd.Series, kind: ColumnType) -> pd.Series:
     if kind is ColumnType.TIMESTAMP:
         return pd.to_datetime(series, utc=True, format="ISO8601").astype(PANDAS_DTYPES[kind])
@@ -78,26 +142,33 @@ def _cast(series: pd.Series, kind: ColumnType) -> pd.Series:
         return pd.to_datetime(series, format="ISO8601").dt.normalize()
     if kind is ColumnType.BOOLEAN and series.dtype == object:
         lowered = series.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
-        mapping = {"true": True, "false": False, "1": True, "0": False}
-        unknown = lowered.notna() & ~lowered.isin([*mapping, True, False])
+        unknown = lowered.notna() & ~lowered.isin([*BOOLEANS, True, False])
         if unknown.any():
             raise ValueError("not a boolean")
-        return lowered.map(lambda v: mapping.get(v, v)).astype("boolean")
+        return lowered.map(lambda v: BOOLEANS.get(v, v)).astype("boolean")
     if kind in (ColumnType.INTEGER, ColumnType.FLOAT) and series.dtype == object:
         series = pd.to_numeric(series)
     return series.astype(PANDAS_DTYPES[kind])
 
 
-def _unparseable_rows(series: pd.Series, kind: ColumnType, limit: int = 5) -> list[int]:
-    rows = []
-    for i, value in enumerate(series):
-        try:
-            _cast(pd.Series([value], dtype=object), kind)
-        except (ValueError, TypeError, OverflowError):
-            rows.append(i + 1)
-            if len(rows) == limit:
-                break
-    return rows
+def _bad_cells(series: pd.Series, kind: ColumnType) -> pd.Series:
+    """Which non-empty cells do not convert to ``kind``, found column-wise (a failed
+    delivery of a million rows is not re-cast cell by cell)."""
+    present = series.notna()
+    if kind is ColumnType.TIMESTAMP:
+        return present & pd.to_datetime(series, utc=True, format="ISO8601", errors="coerce").isna()
+    if kind is ColumnType.DATE:
+        return present & pd.to_datetime(series, format="ISO8601", errors="coerce").isna()
+    if kind is ColumnType.BOOLEAN:
+        lowered = series.map(lambda v: v.strip().lower() if isinstance(v, str) else v)
+        return present & ~lowered.isin([*BOOLEANS, True, False])
+    if kind in (ColumnType.INTEGER, ColumnType.FLOAT):
+        numbers = pd.to_numeric(series, errors="coerce").astype("float64")
+        bad = present & numbers.isna()
+        if kind is ColumnType.INTEGER:
+            bad |= numbers.notna() & ((numbers % 1 != 0) | (numbers.abs() > INT64_MAX))
+        return bad
+    return present & ~series.map(lambda v: isinstance(v, str))
 
 
 def encode(frame: pd.DataFrame) -> EncodedFrame:

@@ -3,6 +3,10 @@
 ``publish`` stages a new version (encrypted object + ledger row), audits it (re-reads the
 object, checks checksum, decryption, content hash and declared schema), then promotes it or
 rejects it. Readers only ever get promoted versions, and every read is checksum-verified.
+
+Nothing is written to, promoted in or read from a partition with an open purge intent, and a
+status that is ``purging`` or ``purged`` is never overwritten (C5.2-11). A retention guard
+given by the steward refuses versions past their deadline too.
 """
 
 from __future__ import annotations
@@ -17,9 +21,16 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
 from orchestration.clock import Clock
 from orchestration.declarations.catalog import DeclaredDataset
-from orchestration.errors import IntegrityError, NotFound, NotReadable, QualityBlocked
+from orchestration.errors import (
+    IntegrityError,
+    NotFound,
+    NotReadable,
+    QualityBlocked,
+    RetentionRefused,
+)
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
+from orchestration.ledger.intents import last_intent_id, lock_partition, refuse_if_purging
 from orchestration.ledger.tables import (
     DatasetVersion,
     QualityResult,
@@ -34,10 +45,14 @@ from orchestration.store.keys import KeyStore
 
 NO_PARTITION = ""
 SETTLED = (VersionStatus.PROMOTED, VersionStatus.QUARANTINED)
+FINAL = (VersionStatus.PURGING, VersionStatus.PURGED)  # never overwritten
 
 # Decides, after the integrity audit, whether a staged version is quarantined: returns the
 # reason, or None to promote it.
 Gate = Callable[[DatasetVersion], str | None]
+# Raises RetentionRefused for a version past its retention deadline (the steward's, which knows
+# the catalog); the store alone knows only statuses and intents.
+Guard = Callable[[DatasetVersion], None]
 
 
 def associated_data(dataset: str, partition: str, object_key: str) -> str:
@@ -57,9 +72,15 @@ class Provenance:
 
 class VersionStore:
     def __init__(
-        self, engine: Engine, keys: KeyStore, backend: ObjectBackend, clock: Clock
+        self,
+        engine: Engine,
+        keys: KeyStore,
+        backend: ObjectBackend,
+        clock: Clock,
+        guard: Guard | None = None,
     ) -> None:
         self.engine, self.keys, self.backend, self.clock = engine, keys, backend, clock
+        self.guard = guard
 
     # -- writing ---------------------------------------------------------------------------
     def publish(
@@ -88,13 +109,43 @@ class VersionStore:
         self, dataset: DeclaredDataset, partition: str, frame: EncodedFrame, made: Provenance
     ) -> DatasetVersion:
         key = dataset.key
+        with transaction(self.engine) as s:  # before a key is made or an object written
+            refuse_if_purging(s, key, partition, f"a new version of {key}")
+            seen = last_intent_id(s, key, partition)
         key_id, data_key = self.keys.key_for(key, partition, self.clock.now())
         object_key = f"objects/{key}/{partition or '_'}/{uuid.uuid4().hex}.cstw"
         envelope = seal(frame.parquet, data_key, associated_data(key, partition, object_key))
         self.backend.put(object_key, envelope)
+        try:
+            return self._record_staged(
+                dataset, partition, frame, made, object_key, envelope, key_id, seen
+            )
+        except RetentionRefused:
+            # A purge began between the first check and this one: take the object back. If
+            # this process dies first, the sweep's final listing of the prefix finds it.
+            self.backend.purge([object_key])
+            raise
+
+    def _record_staged(
+        self,
+        dataset: DeclaredDataset,
+        partition: str,
+        frame: EncodedFrame,
+        made: Provenance,
+        object_key: str,
+        envelope: bytes,
+        key_id: str,
+        seen: int,
+    ) -> DatasetVersion:
+        """The ledger row of a staged version, checked against purge intents under the
+        partition lock in the same transaction: none open, none begun since ``seen``
+        (C5.2-11)."""
+        key = dataset.key
         for _attempt in range(20):  # PostgreSQL: concurrent writers may race for a number
             try:
                 with transaction(self.engine) as s:
+                    lock_partition(s, key, partition)
+                    refuse_if_purging(s, key, partition, f"a new version of {key}", seen)
                     number = (
                         s.scalar(
                             select(func.max(DatasetVersion.number)).where(
@@ -165,8 +216,13 @@ class VersionStore:
         self, version: DatasetVersion, status: str, actor: str, reason: str | None
     ) -> DatasetVersion:
         with transaction(self.engine) as s:
+            lock_partition(s, version.dataset, version.partition)
             row = s.get(DatasetVersion, version.id, with_for_update=True)
             assert row is not None
+            if row.status in FINAL:
+                raise RetentionRefused(
+                    f"{row.label} is {row.status}: it cannot become {status} (C5.2-11)"
+                )
             row.status, row.status_reason = status, reason
             if status == VersionStatus.PROMOTED:
                 row.promoted_at = self.clock.now()
@@ -191,13 +247,20 @@ class VersionStore:
     def read(
         self, version: DatasetVersion, reader: str, actor: str, run_id: str | None = None
     ) -> pd.DataFrame:
-        """The table of a readable version, verified; the read is audit-logged (C5.4-1)."""
-        self.check_readable(version, reader)
+        """The table of a readable version, verified; the read is audit-logged (C5.4-1). Its
+        status is read again: a purge may have begun since the caller looked it up."""
+        self.check_readable(self.get_by_id(version.id), reader)
         return self._audited_read(version, {"reader": reader, "run_id": run_id}, actor)
 
     def read_unguarded(self, version: DatasetVersion, reader: str, actor: str) -> pd.DataFrame:
         """Any settled version, for the steward's own housekeeping (a retention sweep must see
-        quarantined data too); verified and audit-logged like every read."""
+        quarantined data too); verified and audit-logged like every read. Never one being
+        purged or purged (C5.2-11)."""
+        current = self.get_by_id(version.id)
+        if current.status in FINAL:
+            raise RetentionRefused(
+                f"{current.label} is {current.status} (C5.2-11): {reader} cannot read it"
+            )
         return self._audited_read(version, {"reader": reader}, actor)
 
     def _audited_read(
@@ -225,6 +288,8 @@ class VersionStore:
         """
         version = self.latest(dataset, partition)
         if version is None:
+            with transaction(self.engine) as s:
+                refuse_if_purging(s, dataset, partition, f"reading it for {reader}")
             where = f" partition {partition}" if partition else ""
             raise NotReadable(
                 f"{dataset}{where} has no version for {reader} to read; materialize {dataset} first"
@@ -233,7 +298,14 @@ class VersionStore:
         return version
 
     def check_readable(self, version: DatasetVersion, reader: str) -> None:
-        """Promoted versions are readable; quarantined ones only under an active waiver."""
+        """Promoted versions are readable; quarantined ones only under an active waiver; none
+        being purged or past its retention deadline (C5.2-11)."""
+        if version.status == VersionStatus.PURGING:
+            raise RetentionRefused(
+                f"{version.label} is being purged (C5.2-11): {reader} cannot read it"
+            )
+        if version.status in SETTLED and self.guard is not None:
+            self.guard(version)
         if version.status == VersionStatus.PROMOTED:
             return
         if version.status == VersionStatus.QUARANTINED:

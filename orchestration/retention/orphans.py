@@ -1,0 +1,270 @@
+"""Purging orphans: what physically exists that no live version references (C5.2-11, design
+invariant 7).
+
+The sweep takes an inventory (``inventory``), reconciles it with the ledger (``reconcile``, pure)
+and purges what is due, one certificate per dataset (kind ``orphans``) naming every landing
+file and object key removed at every location and every data key destroyed, never a content.
+Just before deleting, the ledger is read again: a thing that became referenced meanwhile is
+left alone. Then every location is listed again and the keys checked; anything left is an
+incident, never a certificate. A staged version whose process died ends ``rejected`` with the
+certificate named in its reason (it never held readable data: the gate never passed it, and its
+object is gone); a refused delivery's record names the certificate that removed its file.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+
+from orchestration.ledger import audit
+from orchestration.ledger.db import transaction
+from orchestration.ledger.tables import (
+    DatasetVersion,
+    Incident,
+    LegalHold,
+    PurgeCertificate,
+    RefusedDelivery,
+    VersionStatus,
+)
+from orchestration.retention.inventory import (
+    Locations,
+    backup_locations,
+    ledger_versions,
+    take_inventory,
+)
+from orchestration.retention.plan import Hold, SweepPlan
+from orchestration.retention.reconcile import (
+    LANDING,
+    STORE,
+    OrphanPlan,
+    reconcile,
+)
+from orchestration.steward import Steward
+from orchestration.store.backends import ObjectBackend
+
+if TYPE_CHECKING:
+    from orchestration.retention.sweep import Sweeper, SweepReport
+
+KIND = "orphans"
+FAILED = "orphan_purge_failed"
+UNREACHABLE = "location_unreachable"
+
+
+class OrphansLeft(Exception):
+    """Something due was still there after the purge; nothing was certified."""
+
+
+def plan_orphans(
+    steward: Steward,
+    plan: SweepPlan,
+    only: str | None = None,
+    also_purging: frozenset[tuple[str, str]] = frozenset(),
+) -> OrphanPlan:
+    """Inventory and reconcile, as of the plan's time; reads only (the dry run uses it)."""
+    inventory, _ = take_inventory(steward)
+    with transaction(steward.engine) as s:
+        holds = [
+            Hold(h.dataset, h.partition, h.reason, h.until)
+            for h in s.scalars(select(LegalHold).where(LegalHold.released_at.is_(None)))
+        ]
+    purging = frozenset((p.dataset, p.partition) for p in plan.purges) | also_purging
+    deadlines = {(d.dataset, d.partition): d.deadline.at for d in plan.deadlines}
+    found = reconcile(
+        steward.catalog,
+        inventory,
+        ledger_versions(steward),
+        holds,
+        deadlines,
+        purging,
+        plan.as_of,
+    )
+    return found if only is None else _only(found, only)
+
+
+def _only(found: OrphanPlan, dataset: str) -> OrphanPlan:
+    mine = found.of(dataset)
+    return OrphanPlan(
+        found.as_of,
+        mine.due,
+        tuple(o for o in found.waiting if o.dataset == dataset),
+        tuple(o for o in found.held if o.dataset == dataset),
+        mine.keys,
+        mine.dead_staged,
+        found.graces,
+        found.default_grace,
+        found.unreachable,
+    )
+
+
+def sweep_orphans(
+    sweeper: Sweeper,
+    report: SweepReport,
+    only: str | None,
+    on_step: Callable[[str], None],
+    also_purging: frozenset[tuple[str, str]] = frozenset(),
+) -> OrphanPlan:
+    """Purge every orphan that is due, a certificate per dataset; failures and unreachable
+    locations are incidents (C4.1-3)."""
+    steward = sweeper.steward
+    on_step("taking the inventory")
+    found = plan_orphans(steward, report.plan, only, also_purging)
+    for location, why in found.unreachable:
+        sweeper._incident(report, UNREACHABLE, None, None, {"location": location, "error": why})
+    if not found.datasets():
+        return found
+    locations = backup_locations(steward)
+    for dataset in found.datasets():
+        on_step(f"purging orphans of {dataset}")
+        try:
+            report.certificates.append(purge_orphans(sweeper, found.of(dataset), locations))
+        except Exception as exc:  # an S3 or file-system error: reported, retried next night
+            sweeper._incident(
+                report, FAILED, dataset, None, {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            )
+    return found
+
+
+def purge_orphans(sweeper: Sweeper, found: OrphanPlan, locations: Locations) -> PurgeCertificate:
+    """Delete one dataset's due orphans, verify, certify; see the module docstring."""
+    steward = sweeper.steward
+    (dataset,) = found.graces
+    live = ledger_versions(steward)
+    dead = {d.id for d in found.dead_staged}
+    live_objects = {v.object_key for v in live if v.id not in dead}
+    live_sources = {s for v in live if v.id not in dead for s in v.sources}
+    live_partitions = {(v.dataset, v.partition) for v in live if v.id not in dead}
+    items = [
+        o
+        for o in found.due
+        if o.name not in (live_sources if o.location == LANDING else live_objects)
+    ]
+    keys = sorted(k.key_id for k in found.keys if (k.dataset, k.partition) not in live_partitions)
+    names: dict[str, list[str]] = defaultdict(list)
+    for o in items:
+        if o.name not in names[o.location]:
+            names[o.location].append(o.name)
+    backends: dict[str, ObjectBackend] = {STORE: steward.store.backend, **locations.backends}
+    missing = sorted(set(names) - {LANDING} - set(backends))
+    if missing:
+        raise OrphansLeft(f"{dataset}: location(s) {missing} cannot be reached; nothing purged")
+
+    if sweeper.held is not None:
+        sweeper.held.ensure()
+    landing = steward.settings.landing_dir
+    removed: dict[str, int] = {}
+    for location, listed in sorted(names.items()):
+        if location == LANDING:
+            present = [n for n in listed if (landing / n).is_file()]
+            for n in present:
+                (landing / n).unlink(missing_ok=True)
+            removed[LANDING] = len(present)
+        else:
+            removed[location] = sum(backends[location].purge(listed).values())
+    removed["keys"] = steward.store.keys.destroy(keys) if keys else 0
+
+    left: dict[str, int] = {}
+    for location, listed in sorted(names.items()):
+        if location == LANDING:
+            left[LANDING] = sum((landing / n).exists() for n in listed)
+        else:
+            left[location] = sum(backends[location].remaining(listed).values())
+    left["keys"] = len(steward.store.keys.existing(keys))
+    if any(left.values()):
+        raise OrphansLeft(f"{dataset}: orphan purge not verified, nothing certified: {left}")
+    return _certify(sweeper, found, dict(names), removed, left, keys)
+
+
+def _certify(
+    sweeper: Sweeper,
+    found: OrphanPlan,
+    names: dict[str, list[str]],
+    removed: dict[str, int],
+    left: dict[str, int],
+    keys: list[str],
+) -> PurgeCertificate:
+    steward = sweeper.steward
+    (dataset, grace), *_ = found.graces.items()
+    now = steward.clock.now()
+    decl = steward.catalog.datasets.get(dataset)
+    policy = decl.declaration.retention_policy if decl is not None else None
+    partitions = sorted(
+        {o.partition for o in found.due if o.partition is not None}
+        | {k.partition for k in found.keys}
+        | {d.partition for d in found.dead_staged}
+    )
+    verification: dict[str, Any] = {
+        "left": left,
+        "orphans": {loc: sorted(n) for loc, n in sorted(names.items())},
+        "grace": grace,
+        "reasons": sorted({o.why for o in found.due} | {k.why for k in found.keys})
+        + (["staged by a process that did not finish"] if found.dead_staged else []),
+    }
+    with transaction(steward.engine) as s:
+        certificate = PurgeCertificate(
+            kind=KIND,
+            dataset=dataset,
+            partitions={"partitions": partitions},
+            row_count=None,
+            versions={
+                "versions": [
+                    {"partition": d.partition, "version": d.number} for d in found.dead_staged
+                ]
+            },
+            removed=removed,
+            keys_destroyed={"key_ids": keys},
+            policy=policy,
+            deadline=None,
+            executed_at=now,
+            actor=sweeper.actor,
+            verification=verification,
+        )
+        s.add(certificate)
+        s.flush()
+        if found.dead_staged:
+            s.execute(
+                update(DatasetVersion)
+                .where(
+                    DatasetVersion.id.in_([d.id for d in found.dead_staged]),
+                    DatasetVersion.status == VersionStatus.STAGED,
+                )
+                .values(
+                    status=VersionStatus.REJECTED,
+                    status_reason="staged by a process that did not finish; its object was "
+                    f"purged as an orphan after the grace {grace}: certificate {certificate.id}",
+                )
+            )
+        if names.get(LANDING):
+            s.execute(
+                update(RefusedDelivery)
+                .where(
+                    RefusedDelivery.file.in_(names[LANDING]),
+                    RefusedDelivery.purge_certificate_id.is_(None),
+                )
+                .values(purge_certificate_id=certificate.id)
+            )
+        s.execute(
+            update(Incident)
+            .where(
+                Incident.dataset == dataset,
+                Incident.kind == FAILED,
+                Incident.resolved_at.is_(None),
+            )
+            .values(resolved_at=now)
+        )
+        audit.append(
+            s,
+            at=now,
+            actor=sweeper.actor,
+            action="purge",
+            dataset=dataset,
+            detail={
+                "certificate": certificate.id,
+                "kind": KIND,
+                "removed": removed,
+                "versions": [d.number for d in found.dead_staged],
+            },
+        )
+    return certificate
