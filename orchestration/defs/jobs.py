@@ -21,7 +21,7 @@ from dagster import (
 from orchestration.defs.assets import asset_key
 from orchestration.defs.metadata import purged_versions, tombstone_metadata, version_metadata
 from orchestration.ledger.lineage import version_lineage
-from orchestration.ledger.tables import PurgeCertificate
+from orchestration.ledger.tables import PurgeCertificate, PurgeKind
 from orchestration.retention.certificates import as_dict
 from orchestration.retention.sweep import Sweeper
 from orchestration.steward import Steward
@@ -40,7 +40,7 @@ def newest_state(
         return None
     key = asset_key(certificate.dataset)
     current = steward.store.latest(certificate.dataset, partition)
-    if certificate.kind == "rows" and current is not None and current.number not in purged:
+    if certificate.kind == PurgeKind.ROWS and current is not None and current.number not in purged:
         inputs = [edge.version for edge in version_lineage(steward.engine, current.id).edges]
         decl = steward.catalog.declaration(certificate.dataset)
         return AssetMaterialization(
@@ -109,7 +109,7 @@ def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefi
                     metadata={"purge_certificate": MetadataValue.json(as_dict(certificate))},
                 )
             )
-            if certificate.kind == "orphans":
+            if certificate.kind == PurgeKind.ORPHANS:
                 continue  # the partition's versions were not purged: nothing to show
             for partition in certificate.partitions["partitions"]:
                 newest = newest_state(steward, certificate, partition)
@@ -125,7 +125,7 @@ def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefi
                 metadata={
                     "incidents": MetadataValue.json(
                         [
-                            {"dataset": i.dataset, "kind": i.kind, **i.detail}
+                            {"dataset": i.dataset, "kind": str(i.kind), **i.detail}
                             for i in report.incidents
                         ]
                     )

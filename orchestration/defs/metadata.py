@@ -10,9 +10,7 @@ from dagster import MetadataValue, TableColumn, TableSchema
 
 from orchestration.clock import DISTRICT_TZ, ensure_aware
 from orchestration.declarations.models import Column, DatasetDeclaration
-from orchestration.ledger.tables import DatasetVersion, PurgeCertificate
-
-PURGED = "purged"
+from orchestration.ledger.tables import DatasetVersion, PurgeCertificate, VersionStatus
 
 
 def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, Any]:
@@ -66,7 +64,7 @@ def version_metadata(
     declared = {c.name: c for c in decl.columns}
     return {
         "version": version.number,
-        "status": version.status,
+        "status": str(version.status),
         "content_hash": version.content_hash,
         "dagster/row_count": version.row_count,
         "dagster/column_schema": TableSchema(
@@ -107,10 +105,10 @@ def tombstone_metadata(certificate: PurgeCertificate, partition: str) -> dict[st
     materialization (docs/ui.md)."""
     deadline = certificate.deadline
     return {
-        "status": PURGED,
+        "status": VersionStatus.PURGED.value,
         "versions_purged": MetadataValue.json(purged_versions(certificate, partition)),
         "purge_certificate": certificate.id,
-        "purge_kind": certificate.kind,
+        "purge_kind": str(certificate.kind),
         "purged_at": district_time(certificate.executed_at),
         "retention_policy": certificate.policy or "none",
         "deadline": district_time(deadline) if deadline else "none",

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import PurgeCertificate
+from orchestration.ledger.tables import PurgeCertificate, PurgeKind
 
 
 def as_dict(c: PurgeCertificate) -> dict[str, Any]:
@@ -39,7 +39,7 @@ def list_certificates(engine: Engine, dataset: str | None = None) -> list[PurgeC
 def summary(c: PurgeCertificate) -> str:
     what = (
         f"{c.row_count} row(s)"
-        if c.kind == "rows"
+        if c.kind == PurgeKind.ROWS
         else f"{len(c.partitions['partitions'])} partition(s)"
     )
     left = c.verification.get("left", {})

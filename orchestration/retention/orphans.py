@@ -24,8 +24,10 @@ from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import (
     DatasetVersion,
     Incident,
+    IncidentKind,
     LegalHold,
     PurgeCertificate,
+    PurgeKind,
     RefusedDelivery,
     VersionStatus,
 )
@@ -47,10 +49,6 @@ from orchestration.store.backends import ObjectBackend
 
 if TYPE_CHECKING:
     from orchestration.retention.sweep import Sweeper, SweepReport
-
-KIND = "orphans"
-FAILED = "orphan_purge_failed"
-UNREACHABLE = "location_unreachable"
 
 
 class OrphansLeft(Exception):
@@ -112,7 +110,13 @@ def sweep_orphans(
     on_step("taking the inventory")
     found = plan_orphans(steward, report.plan, only, also_purging)
     for location, why in found.unreachable:
-        sweeper._incident(report, UNREACHABLE, None, None, {"location": location, "error": why})
+        sweeper._incident(
+            report,
+            IncidentKind.LOCATION_UNREACHABLE,
+            None,
+            None,
+            {"location": location, "error": why},
+        )
     if not found.datasets():
         return found
     locations = backup_locations(steward)
@@ -122,7 +126,11 @@ def sweep_orphans(
             report.certificates.append(purge_orphans(sweeper, found.of(dataset), locations))
         except Exception as exc:  # an S3 or file-system error: reported, retried next night
             sweeper._incident(
-                report, FAILED, dataset, None, {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+                report,
+                IncidentKind.ORPHAN_PURGE_FAILED,
+                dataset,
+                None,
+                {"error": f"{type(exc).__name__}: {exc}"[:2000]},
             )
     return found
 
@@ -204,7 +212,7 @@ def _certify(
     }
     with transaction(steward.engine) as s:
         certificate = PurgeCertificate(
-            kind=KIND,
+            kind=PurgeKind.ORPHANS,
             dataset=dataset,
             partitions={"partitions": partitions},
             row_count=None,
@@ -249,7 +257,7 @@ def _certify(
             update(Incident)
             .where(
                 Incident.dataset == dataset,
-                Incident.kind == FAILED,
+                Incident.kind == IncidentKind.ORPHAN_PURGE_FAILED,
                 Incident.resolved_at.is_(None),
             )
             .values(resolved_at=now)
@@ -262,7 +270,7 @@ def _certify(
             dataset=dataset,
             detail={
                 "certificate": certificate.id,
-                "kind": KIND,
+                "kind": PurgeKind.ORPHANS,
                 "removed": removed,
                 "versions": [d.number for d in found.dead_staged],
             },

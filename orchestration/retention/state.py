@@ -4,8 +4,10 @@ policies, the anchor column of each version (held in memory only, never logged).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from orchestration.declarations.models import AnchorKind
 from orchestration.errors import IntegrityError, KeyMissing, NotFound
@@ -36,13 +38,7 @@ def load_state(
             )
             .order_by(DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number)
         ).all()
-        targets: dict[int, list[str]] = defaultdict(list)
-        for version_id, target in s.execute(
-            select(BackupCopy.version_id, BackupCopy.target).where(
-                BackupCopy.version_id.in_([r.id for r in rows])
-            )
-        ):
-            targets[version_id].append(target)
+        records = version_records(s, rows)
         first_pass = {
             (ds, part): at
             for ds, part, at in s.execute(
@@ -61,21 +57,8 @@ def load_state(
         ]
 
     versions: dict[tuple[str, str], list[VersionRecord]] = defaultdict(list)
-    for r in rows:
-        versions[r.dataset, r.partition].append(
-            VersionRecord(
-                r.id,
-                r.dataset,
-                r.partition,
-                r.number,
-                r.status,
-                r.created_at,
-                r.key_id,
-                r.object_key,
-                tuple(sorted(r.sources)),
-                tuple(sorted(targets[r.id])),
-            )
-        )
+    for record in records:
+        versions[record.dataset, record.partition].append(record)
 
     derivations = {}
     anchors = {}
@@ -103,3 +86,30 @@ def load_state(
                     continue  # half-purged by an interrupted sweep: its retired key marks it
                 anchors[record.id] = frame[policy.anchor.column]
     return RetentionState(versions, holds, derivations, anchors, active_keys)
+
+
+def version_records(session: Session, rows: Sequence[DatasetVersion]) -> list[VersionRecord]:
+    """What the planner and the executor need of each version: its row and the backup
+    targets holding a copy of it."""
+    targets: dict[int, list[str]] = defaultdict(list)
+    for version_id, target in session.execute(
+        select(BackupCopy.version_id, BackupCopy.target).where(
+            BackupCopy.version_id.in_([r.id for r in rows])
+        )
+    ):
+        targets[version_id].append(target)
+    return [
+        VersionRecord(
+            r.id,
+            r.dataset,
+            r.partition,
+            r.number,
+            r.status,
+            r.created_at,
+            r.key_id,
+            r.object_key,
+            tuple(sorted(r.sources)),
+            tuple(sorted(targets[r.id])),
+        )
+        for r in rows
+    ]

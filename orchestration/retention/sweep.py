@@ -38,11 +38,12 @@ from orchestration.ledger.db import transaction
 from orchestration.ledger.intents import lock_partition, open_intent
 from orchestration.ledger.locks import HEARTBEAT, STALE, Held, LockBusy, ledger_lock
 from orchestration.ledger.tables import (
-    BackupCopy,
     DatasetVersion,
     Incident,
+    IncidentKind,
     PurgeCertificate,
     PurgeIntent,
+    PurgeKind,
     RetentionDeadline,
     RetiredDataset,
     VersionStatus,
@@ -57,7 +58,7 @@ from orchestration.retention.plan import (
     plan_sweep,
 )
 from orchestration.retention.reconcile import OrphanPlan
-from orchestration.retention.state import READER, load_state
+from orchestration.retention.state import READER, load_state, version_records
 from orchestration.steward import Produced, Steward
 from orchestration.store.backends import ObjectBackend, PurgeIncomplete
 from orchestration.store.frames import encode
@@ -113,7 +114,7 @@ class Sweeper:
                     )
                 )
             except LockBusy as exc:
-                self._incident(None, "sweep_lock_busy", None, None, {"error": str(exc)})
+                self._incident(None, IncidentKind.SWEEP_LOCK_BUSY, None, None, {"error": str(exc)})
                 raise
             self.held = held
             try:
@@ -141,11 +142,15 @@ class Sweeper:
             report = SweepReport(plan)
             if held.taken_over is not None:
                 report.interrupted = self._incident(
-                    None, "sweep_interrupted", None, None, {"previous": held.taken_over}
+                    None, IncidentKind.SWEEP_INTERRUPTED, None, None, {"previous": held.taken_over}
                 )
             for stuck in plan.unplannable:  # C4.1-3: reported every night until it can be planned
                 self._incident(
-                    report, "unplannable", stuck.dataset, stuck.partition, {"reason": stuck.reason}
+                    report,
+                    IncidentKind.UNPLANNABLE,
+                    stuck.dataset,
+                    stuck.partition,
+                    {"reason": stuck.reason},
                 )
             by_dataset: dict[str, list[PartitionPurge]] = defaultdict(list)
             planned = {(item.dataset, item.partition) for item in plan.purges}
@@ -183,7 +188,7 @@ class Sweeper:
                 for (ds, part), records in sorted(state.versions.items())
                 if ds == dataset
             ]
-            certificate = self.purge(dataset, items, kind="retire")
+            certificate = self.purge(dataset, items, kind=PurgeKind.RETIRE)
             with transaction(self.steward.engine) as s:
                 s.merge(
                     RetiredDataset(
@@ -205,7 +210,7 @@ class Sweeper:
 
     # -- purging whole partitions -------------------------------------------------------------
     def purge(
-        self, dataset: str, items: list[PartitionPurge], kind: str = "expiry"
+        self, dataset: str, items: list[PartitionPurge], kind: PurgeKind = PurgeKind.EXPIRY
     ) -> PurgeCertificate:
         """Record the intent, then delete and verify in rounds until nothing is left, then
         certify (C5.2-11)."""
@@ -262,7 +267,7 @@ class Sweeper:
             item.dataset, superseded, [v.object_key for v in superseded], keys, sample
         )
         return self._certify(
-            kind="rows",
+            kind=PurgeKind.ROWS,
             dataset=item.dataset,
             partitions=[item.partition],
             row_count=item.expired_rows,
@@ -363,31 +368,10 @@ class Sweeper:
                 )
                 .order_by(DatasetVersion.partition, DatasetVersion.number)
             ).all()
-            targets: dict[int, list[str]] = defaultdict(list)
-            for version_id, target in s.execute(
-                select(BackupCopy.version_id, BackupCopy.target).where(
-                    BackupCopy.version_id.in_([r.id for r in rows])
-                )
-            ):
-                targets[version_id].append(target)
-        return [
-            VersionRecord(
-                r.id,
-                r.dataset,
-                r.partition,
-                r.number,
-                r.status,
-                r.created_at,
-                r.key_id,
-                r.object_key,
-                tuple(sorted(r.sources)),
-                tuple(sorted(targets[r.id])),
-            )
-            for r in rows
-        ]
+            return version_records(s, rows)
 
     # -- purge intents (C5.2-11) ------------------------------------------------------------
-    def _record_intents(self, dataset: str, items: list[PartitionPurge], kind: str) -> None:
+    def _record_intents(self, dataset: str, items: list[PartitionPurge], kind: PurgeKind) -> None:
         """Before the first deletion, in one transaction under the partition locks: an open
         intent per partition, and every version of it ``purging``."""
         if self.held is not None:
@@ -413,7 +397,7 @@ class Sweeper:
                     )
                 self._mark(s, dataset, item.partition, None, kind, f"being purged: {item.reason}")
 
-    def _mark_purging(self, dataset: str, partition: str, ids: list[int], kind: str) -> None:
+    def _mark_purging(self, dataset: str, partition: str, ids: list[int], kind: PurgeKind) -> None:
         """Row purges: the superseded versions are ``purging`` before their first deletion."""
         with transaction(self.steward.engine) as s:
             lock_partition(s, dataset, partition)
@@ -425,7 +409,7 @@ class Sweeper:
         dataset: str,
         partition: str,
         ids: list[int] | None,
-        kind: str,
+        kind: PurgeKind,
         reason: str,
     ) -> None:
         query = select(DatasetVersion).where(
@@ -495,7 +479,9 @@ class Sweeper:
     def _resolve_lock_incidents(self, only: str | None) -> None:
         """A sweep that finished all its work resolves the interruption it took over from and,
         when it covered every dataset, the sweeps that found the lock busy (C4.1-3)."""
-        kinds = ["sweep_interrupted"] + (["sweep_lock_busy"] if only is None else [])
+        kinds = [IncidentKind.SWEEP_INTERRUPTED] + (
+            [IncidentKind.SWEEP_LOCK_BUSY] if only is None else []
+        )
         with transaction(self.steward.engine) as s:
             s.execute(
                 update(Incident)
@@ -539,7 +525,7 @@ class Sweeper:
     def _certify(
         self,
         *,
-        kind: str,
+        kind: PurgeKind,
         dataset: str,
         partitions: list[str],
         row_count: int | None,
@@ -620,7 +606,7 @@ class Sweeper:
                 update(Incident)
                 .where(
                     Incident.dataset == dataset,
-                    Incident.kind == "purge_failed",
+                    Incident.kind == IncidentKind.PURGE_FAILED,
                     Incident.resolved_at.is_(None),
                 )
                 .values(resolved_at=now)
@@ -645,11 +631,13 @@ class Sweeper:
         try:
             report.certificates.append(action())
         except (StewardError, PurgeIncomplete, OSError) as exc:
-            self._incident(report, "purge_failed", dataset, None, {"error": str(exc)[:2000]})
+            self._incident(
+                report, IncidentKind.PURGE_FAILED, dataset, None, {"error": str(exc)[:2000]}
+            )
         except Exception as exc:  # an S3 or database error: reported, retried next night
             self._incident(
                 report,
-                "purge_failed",
+                IncidentKind.PURGE_FAILED,
                 dataset,
                 None,
                 {"error": f"{type(exc).__name__}: {str(exc)[:2000]}"},
@@ -658,7 +646,7 @@ class Sweeper:
     def _incident(
         self,
         report: SweepReport | None,
-        kind: str,
+        kind: IncidentKind,
         dataset: str | None,
         partition: str | None,
         detail: dict[str, Any],
