@@ -74,7 +74,9 @@ class Steward:
             name: backend_for(uri, self.settings.s3_endpoint_url)
             for name, uri in self.settings.backup_targets.items()
         }
-        return BackupService(self.engine, self.store, targets, self.clock)
+        return BackupService(
+            self.engine, self.store, targets, self.clock, self.settings.s3_endpoint_url
+        )
 
     # -- producing a partition ---------------------------------------------------------------
     def load_input(

@@ -11,6 +11,7 @@ through boto3's real HTTP code path.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -423,3 +424,25 @@ def test_c5_4_3_back_up_retry_with_the_same_version_object_is_a_no_op(
     again = steward.backups.back_up(version, "primary", settings.actor)  # a retry
     assert again.id == first.id
     assert _count(steward, BackupCopy) == 1
+
+
+def test_c5_5_3_copies_are_verified_and_restored_where_they_were_recorded(
+    settings: Settings, steward: Steward, tmp_path: Path
+) -> None:
+    """C5.5-3, invariant 7: after ``primary`` is re-pointed, the copies made before are still
+    verified and restored at the location recorded for them, not looked for at the new one."""
+    version = steward.produce(CAMERAS, DAY)
+    old_location = version.backups[0].location
+    moved = Steward(
+        replace(settings, backup_targets={"primary": (tmp_path / "new-primary").as_uri()})
+    )
+    checks = list(moved.backups.verify("test:verifier"))
+    assert [(c.version, c.location, c.ok) for c in checks] == [(version.number, old_location, True)]
+
+    moved.store.backend.purge([version.object_key])
+    restored, copy = moved.backups.restore(CAMERAS, DAY, version.number, RESTORER)
+    assert copy.location == old_location
+    assert hashlib.sha256(moved.store.backend.get(version.object_key)).hexdigest() == (
+        restored.checksum
+    )
+    assert not (tmp_path / "new-primary").exists()

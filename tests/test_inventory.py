@@ -40,7 +40,6 @@ from orchestration.ledger.tables import (
     PurgeCertificate,
     RefusedDelivery,
 )
-from orchestration.retention.inventory import recorded_root, root_uri
 from orchestration.retention.orphans import plan_orphans
 from orchestration.retention.plan import Hold
 from orchestration.retention.reconcile import (
@@ -53,7 +52,7 @@ from orchestration.retention.reconcile import (
 from orchestration.retention.sweep import Sweeper
 from orchestration.settings import Settings
 from orchestration.steward import Steward
-from orchestration.store.backends import DirectoryBackend, S3Backend
+from orchestration.store.backends import DirectoryBackend, S3Backend, recorded_root, root_uri
 from orchestration.store.frames import encode
 from orchestration.store.versions import Provenance
 

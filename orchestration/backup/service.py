@@ -2,7 +2,9 @@
 
 Copies are the store's encrypted objects byte for byte: a backup never holds plaintext and
 is unreadable once the partition's key is destroyed. On a versioned S3 bucket the copy's
-``VersionId`` is recorded so that the exact object version can be read back.
+``VersionId`` is recorded so that the exact object version can be read back. Verification and
+restore read each copy at the location recorded for it, so re-pointing or removing a target
+does not lose sight of the copies made before (invariant 7).
 
 A copy and a restore check for a purge under the partition lock and put their object inside
 that same transaction, so neither ever puts an object back after the sweep's deletion; a
@@ -19,12 +21,12 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
 from orchestration.clock import Clock
-from orchestration.errors import IntegrityError, KeyMissing, NotFound, RetentionRefused
+from orchestration.errors import BadInput, IntegrityError, KeyMissing, NotFound, RetentionRefused
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
 from orchestration.ledger.intents import lock_partition, refuse_if_purging
 from orchestration.ledger.tables import BackupCopy, DatasetVersion, Restore, VersionStatus
-from orchestration.store.backends import ObjectBackend
+from orchestration.store.backends import ObjectBackend, backend_for, recorded_root, root_uri
 from orchestration.store.crypto import sha256
 from orchestration.store.versions import VersionStore
 
@@ -47,8 +49,13 @@ class BackupService:
         versions: VersionStore,
         targets: Mapping[str, ObjectBackend],
         clock: Clock,
+        s3_endpoint_url: str | None = None,
     ) -> None:
         self.engine, self.versions, self.targets, self.clock = engine, versions, targets, clock
+        self.s3_endpoint_url = s3_endpoint_url
+        self._at_root: dict[str, ObjectBackend] = {
+            root_uri(backend.uri("")): backend for backend in targets.values()
+        }
 
     def back_up(self, version: DatasetVersion, target: str, actor: str) -> BackupCopy:
         """Copy a promoted version to ``target``; once copied, later calls return that copy."""
@@ -184,7 +191,9 @@ class BackupService:
             if problem is not None:
                 failures.append(f"{copy.target}: {problem}")
                 continue
-            envelope = self._target(copy.target).get(version.object_key, copy.object_version_id)
+            envelope = self._copy_backend(copy, version).get(
+                version.object_key, copy.object_version_id
+            )
             with transaction(self.engine) as s:
                 self._refuse_if_purging(s, version, "a restore")
                 self.versions.backend.put(version.object_key, envelope)
@@ -220,13 +229,21 @@ class BackupService:
 
     def _check(self, copy: BackupCopy, version: DatasetVersion) -> str | None:
         try:
-            envelope = self._target(copy.target).get(version.object_key, copy.object_version_id)
+            backend = self._copy_backend(copy, version)
+            envelope = backend.get(version.object_key, copy.object_version_id)
             if sha256(envelope) != copy.checksum:
                 return "copy does not match its checksum (tampered or corrupt)"
             self.versions.decrypt(version, envelope)
-        except (NotFound, IntegrityError, KeyMissing) as exc:
+        except (BadInput, IntegrityError, KeyMissing) as exc:
             return str(exc)
         return None
+
+    def _copy_backend(self, copy: BackupCopy, version: DatasetVersion) -> ObjectBackend:
+        """The backend at the location recorded for ``copy``, configured or not any more."""
+        root = recorded_root(copy.location, version.object_key)
+        if root not in self._at_root:
+            self._at_root[root] = backend_for(root, self.s3_endpoint_url)
+        return self._at_root[root]
 
     def _target(self, name: str) -> ObjectBackend:
         try:

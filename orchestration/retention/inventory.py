@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import unquote, urlparse
 
 from sqlalchemy import select
 
@@ -29,7 +28,7 @@ from orchestration.retention.reconcile import (
     LedgerVersion,
 )
 from orchestration.steward import Steward
-from orchestration.store.backends import DirectoryBackend, ObjectBackend, backend_for
+from orchestration.store.backends import ObjectBackend, backend_for, recorded_root, root_uri
 from orchestration.store.keys import data_keys
 
 OBJECTS = "objects/"
@@ -46,31 +45,6 @@ class Locations:
 
     backends: dict[str, ObjectBackend]
     unreachable: tuple[tuple[str, str], ...]
-
-
-def root_uri(uri: str) -> str:
-    """One spelling per location: ``file:///abs/path`` or ``s3://bucket/prefix``."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "s3" and parsed.netloc:
-        return f"s3://{parsed.netloc}/{parsed.path.strip('/')}".rstrip("/")
-    if parsed.scheme in ("file", ""):
-        path = unquote(parsed.path) if parsed.scheme else uri
-        return Path(path).resolve().as_uri()
-    raise BadInput(f"unsupported location {uri!r}")
-
-
-def recorded_root(location: str, object_key: str) -> str:
-    """The root of the backend a copy was written to, from its recorded URI and object key."""
-    tail = "/" + object_key
-    if not location.endswith(tail):
-        raise BadInput(f"recorded location {location!r} does not end with its object key")
-    return root_uri(location[: -len(tail)])
-
-
-def _backend(root: str, steward: Steward) -> ObjectBackend:
-    if root.startswith("file:"):
-        return DirectoryBackend(Path(unquote(urlparse(root).path)))
-    return backend_for(root, steward.settings.s3_endpoint_url)
 
 
 def _configured(steward: Steward) -> dict[str, str]:
@@ -108,7 +82,7 @@ def backup_locations(steward: Steward, dataset: str | None = None) -> Locations:
         if label in configured.values():
             backend = backends[label]
         else:
-            backend = _backend(root, steward)
+            backend = backend_for(root, steward.settings.s3_endpoint_url)
             backends[label] = backend
         try:
             ok = backend.reachable()

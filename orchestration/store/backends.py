@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from orchestration.errors import BadInput, NotFound
 
@@ -275,6 +275,26 @@ class S3Backend:
         return True
 
 
+def root_uri(uri: str) -> str:
+    """One spelling per location: ``file:///abs/path`` or ``s3://bucket/prefix``."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "s3" and parsed.netloc:
+        return f"s3://{parsed.netloc}/{parsed.path.strip('/')}".rstrip("/")
+    if parsed.scheme in ("file", ""):
+        path = unquote(parsed.path) if parsed.scheme else uri
+        return Path(path).resolve().as_uri()
+    raise BadInput(f"unsupported location {uri!r}")
+
+
+def recorded_root(location: str, object_key: str) -> str:
+    """The root of the backend an object was written to, from its recorded URI and key: a
+    copy is found where it was made, whatever a target's name points at now (invariant 7)."""
+    tail = "/" + object_key
+    if not location.endswith(tail):
+        raise BadInput(f"recorded location {location!r} does not end with its object key")
+    return root_uri(location[: -len(tail)])
+
+
 def backend_for(uri: str, s3_endpoint_url: str | None = None) -> ObjectBackend:
     """``file:///abs/path`` or a plain path, or ``s3://bucket/prefix``."""
     parsed = urlparse(uri)
@@ -283,5 +303,5 @@ def backend_for(uri: str, s3_endpoint_url: str | None = None) -> ObjectBackend:
             raise BadInput(f"S3 URI without a bucket: {uri!r}")
         return S3Backend(parsed.netloc, parsed.path, s3_endpoint_url)
     if parsed.scheme in ("file", ""):
-        return DirectoryBackend(Path(parsed.path if parsed.scheme else uri))
+        return DirectoryBackend(Path(unquote(parsed.path) if parsed.scheme else uri))
     raise BadInput(f"unsupported store URI {uri!r}: use file:///path or s3://bucket/prefix")
