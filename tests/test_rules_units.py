@@ -480,7 +480,17 @@ def test_c5_2_4_special_care_words_are_refused_as_whole_words_and_in_the_plural(
 
 @pytest.mark.parametrize(
     "name",
-    ["crimes", "diseases", "beliefs", "victims", "races", "victims_noted", "criminal_record"],
+    [
+        "crimes",
+        "diseases",
+        "beliefs",
+        "victims",
+        "races",
+        "illnesses",
+        "past_illnesses",
+        "victims_noted",
+        "criminal_record",
+    ],
 )
 def test_c5_2_4_plural_special_care_names_are_refused(name: str) -> None:
     assert looks_special_care(name)

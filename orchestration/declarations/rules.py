@@ -69,7 +69,8 @@ def _matches(
     """English terms as whole snake_case words or word starts; phrases anywhere."""
     padded = f"_{name}_"
     for word in name.split("_"):
-        if word in words or word.removesuffix("s") in words or word.startswith(stems):
+        plurals = {word.removesuffix("s"), word.removesuffix("es")}
+        if word in words or plurals & words or word.startswith(stems):
             return True
     return any(f"_{phrase}" in padded for phrase in phrases)
 
