@@ -168,7 +168,7 @@ def pg_schema() -> Iterator[str]:
         pytest.skip("STEWARD_TEST_PG_URL is not set")
     from sqlalchemy import text
 
-    from orchestration.ledger.db import make_engine
+    from orchestration.ledger.db import dispose_ledger_engines, make_engine
 
     schema = f"steward_test_{uuid.uuid4().hex[:10]}"
     admin = make_engine(base)
@@ -178,6 +178,7 @@ def pg_schema() -> Iterator[str]:
     try:
         yield f"{base}{sep}options=-csearch_path%3D{schema}"
     finally:
+        dispose_ledger_engines()
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()

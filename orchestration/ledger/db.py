@@ -7,7 +7,6 @@ transactions are kept short. Migrations run under a lock so that concurrent firs
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,12 +48,22 @@ def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
-@functools.cache
+_ledgers: dict[str, Engine] = {}
+
+
 def ledger_engine(url: str) -> Engine:
     """The migrated ledger engine for ``url``, once per process."""
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
+    if url not in _ledgers:
+        engine = make_engine(url)
+        upgrade(engine)
+        _ledgers[url] = engine
+    return _ledgers[url]
+
+
+def dispose_ledger_engines() -> None:
+    """Close every pooled ledger connection of this process (a server counts them)."""
+    while _ledgers:
+        _ledgers.popitem()[1].dispose()
 
 
 def upgrade(engine: Engine) -> None:
