@@ -32,6 +32,8 @@ from orchestration.errors import (
     KeyStoreFormatError,
 )
 from orchestration.ledger.db import make_engine, transaction, upgrade
+from orchestration.ledger.tables import PurgeKind
+from orchestration.retention.certificates import scope
 from orchestration.retention.sweep import Sweeper
 from orchestration.settings import Settings
 from orchestration.steward import Steward
@@ -401,3 +403,13 @@ def test_c5_2_11_kms_kek_is_disabled_and_scheduled_for_deletion_by_the_purge(
     assert datetime.fromisoformat(summary["deletion_scheduled_until"]) == deletion
     assert keys.destroy([purged.key_id]) == 0  # idempotent on a key pending deletion
     assert keys.existing([kept.key_id]) == {kept.key_id}
+
+
+def test_c5_2_11_a_kms_certificate_says_the_key_can_be_re_enabled_until_deletion() -> None:
+    """The certificate's own scope statement follows the KEK provider: a KMS key is only
+    disabled until its scheduled deletion, and the certificate says so."""
+    reversible = {"reversible_until_deletion": True, "deletion_scheduled_until": "2027-02-16"}
+    (_, keys) = scope(PurgeKind.EXPIRY, reversible)["guaranteed"]
+    assert "re-enable" in keys and "2027-02-16" in keys
+    (_, keys) = scope(PurgeKind.ORPHANS, {"reversible_until_deletion": False})["guaranteed"]
+    assert "re-enable" not in keys

@@ -619,6 +619,11 @@ def test_c5_2_11_gates_and_camera_expire_with_certificates(
     }
     assert cert["verification"]["pre_purge_ciphertext_decrypts"] is False
     assert steward.store.keys.existing([gate_key]) == set()
+    scope = cert["verification"]["scope"]  # what the certificate guarantees, and what not
+    assert "landing files" in scope["guaranteed"][0]
+    assert "key-encryption keys" in scope["guaranteed"][1]
+    assert "re-enable" not in scope["guaranteed"][1]  # a file KEK is gone at once
+    assert any("operator's own download" in s for s in scope["not_covered"])
 
     # the CLI exports every certificate as JSON, and filters by dataset
     code, out, _ = steward_cli(["certificates"])

@@ -51,3 +51,38 @@ def summary(c: PurgeCertificate) -> str:
         f"{'nothing left' if not any(left.values()) else left}, old ciphertext decrypts: "
         f"{c.verification.get('pre_purge_ciphertext_decrypts')}"
     )
+
+
+def scope(kind: PurgeKind, key_erasure: dict[str, Any]) -> dict[str, list[str]]:
+    """What a certificate of ``kind`` guarantees, and what it does not, in its own words: it is
+    written into the certificate when it is issued (C5.2-11)."""
+    what = {
+        PurgeKind.EXPIRY: "every version of the named partitions and the landing files they "
+        "were read from",
+        PurgeKind.RETIRE: "every version of the named partitions and the landing files they "
+        "were read from",
+        PurgeKind.ROWS: "every version still holding the expired rows (the newest was first "
+        "rewritten without them, under a fresh key)",
+        PurgeKind.ORPHANS: "the files, objects and keys named under 'orphans', which no live "
+        "version referenced",
+    }[kind]
+    keys = "The named data keys were destroyed by destroying their key-encryption keys"
+    if key_erasure.get("reversible_until_deletion"):
+        keys += (
+            f" (KMS: disabled at once, deleted at {key_erasure.get('deletion_scheduled_until')};"
+            " until then an administrator could re-enable them)"
+        )
+    return {
+        "guaranteed": [
+            f"Deleted: {what}, in the store and at every backup location recorded for them, "
+            "every S3 object version and delete marker included; a final listing found none.",
+            keys + ": ciphertext of them wherever it went (a replica, a database or volume "
+            "backup, a copied object) cannot be decrypted by this system.",
+        ],
+        "not_covered": [
+            "Decrypted copies made outside the system, e.g. an operator's own download.",
+            "Copies of a key-encryption key made outside the system, and blocks that a "
+            "copy-on-write file system or an SSD keeps after a key file is overwritten.",
+            "Datasets derived from this data: each follows its own retention policy.",
+        ],
+    }

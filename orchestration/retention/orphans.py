@@ -31,6 +31,7 @@ from orchestration.ledger.tables import (
     RefusedDelivery,
     VersionStatus,
 )
+from orchestration.retention.certificates import scope
 from orchestration.retention.inventory import (
     Locations,
     backup_locations,
@@ -209,7 +210,9 @@ def _certify(
         "grace": grace,
         "reasons": sorted({o.why for o in found.due} | {k.why for k in found.keys})
         + (["staged by a process that did not finish"] if found.dead_staged else []),
+        "key_erasure": steward.store.keys.erasure(keys),
     }
+    verification["scope"] = scope(PurgeKind.ORPHANS, verification["key_erasure"])
     with transaction(steward.engine) as s:
         certificate = PurgeCertificate(
             kind=PurgeKind.ORPHANS,

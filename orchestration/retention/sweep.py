@@ -48,6 +48,7 @@ from orchestration.ledger.tables import (
     RetiredDataset,
     VersionStatus,
 )
+from orchestration.retention.certificates import scope
 from orchestration.retention.inventory import purge_locations
 from orchestration.retention.orphans import sweep_orphans
 from orchestration.retention.plan import (
@@ -560,7 +561,11 @@ class Sweeper:
                 deadline=deadline,
                 executed_at=now,
                 actor=self.actor,
-                verification={**verification, "reasons": reasons},
+                verification={
+                    **verification,
+                    "reasons": reasons,
+                    "scope": scope(kind, verification.get("key_erasure", {})),
+                },
             )
             s.add(certificate)
             s.flush()
