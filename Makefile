@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint venv ui
+.PHONY: demo test lint venv ui ui-fresh mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,22 @@ test: venv
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-# The operators' UI over the demo district: a fresh demo, then the Dagster webserver and daemon
-ui: demo
+# The operators' UI (Dagster webserver and daemon) over the existing state in STEWARD_HOME
+# (default .steward); the demo runs first only when there is no ledger yet.
+ui: venv
+	@if [ -f "$${STEWARD_HOME:-.steward}/ledger.db" ]; then \
+		echo "opening the existing state in $${STEWARD_HOME:-.steward}"; \
+	else \
+		$(BIN)/steward check && $(BIN)/steward demo; \
+	fi
 	$(BIN)/steward ui
+
+# The UI over a new demo district: resets STEWARD_HOME, runs the demo, then opens the UI.
+ui-fresh: demo
+	$(BIN)/steward ui
+
+# Mutation testing of the pure domain modules, per-module scores and survivors
+# (docs/mutation.md). A few minutes; not part of `make test` or CI.
+mutation: $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[mutation]"
+	$(BIN)/python tools/mutation.py

@@ -1,30 +1,51 @@
 """The ``steward`` command. Human output by default, ``--json`` for scripts.
 
 Exit codes: 0 all good, 1 a failure was found (tampering, a bad backup, a failed run),
-2 bad input (declarations, arguments, provider files, unknown names).
+2 bad input (declarations, arguments, provider files, unknown names, a home with no ledger).
+Arguments are checked by the shared types and checks of ``orchestration.cli_params`` before
+anything is opened or recorded; human output shows times in district time (Asia/Tokyo).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
 
-from orchestration.clock import FixedClock, parse_instant
-from orchestration.errors import DeclarationErrors, StewardError
+from orchestration.cli_params import (
+    INSTANT_EXAMPLE,
+    VERSION_NUMBER,
+    DatasetKey,
+    Day,
+    Instant,
+    Whole,
+    check_partition,
+    refuse,
+    require_free_port,
+    require_ledger,
+    require_partition,
+    unknown_dataset,
+)
+from orchestration.clock import FixedClock, district_time
+from orchestration.declarations.catalog import Catalog
+from orchestration.errors import DeclarationErrors, NotFound, StewardError
 from orchestration.ledger.tables import DatasetVersion
 from orchestration.settings import Settings
+
+if TYPE_CHECKING:
+    from orchestration.steward import Steward
 
 T = TypeVar("T")
 out = Console(soft_wrap=True)
@@ -32,16 +53,57 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 class Context:
-    def __init__(self, as_of: str | None) -> None:
-        settings = Settings.from_env()
+    def __init__(self, as_of: datetime | None) -> None:
+        try:
+            settings = Settings.from_env()
+        except ValueError as exc:
+            raise refuse("STEWARD_AS_OF", f"{exc} (e.g. {INSTANT_EXAMPLE})") from None
         if as_of:
-            settings = replace(settings, clock=FixedClock(parse_instant(as_of)))
+            settings = replace(settings, clock=FixedClock(as_of))
         self.settings = settings
 
-    def steward(self):  # type: ignore[no-untyped-def]
-        from orchestration.steward import Steward
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        """Loaded once, when a dataset name is first checked or a steward is built."""
+        from orchestration.declarations.loader import load_catalog
 
-        return Steward(self.settings)
+        return load_catalog(self.settings.project_root, set(self.settings.backup_targets))
+
+    def steward(self, *, or_deliveries: bool = False) -> Steward:
+        """The engine over this home, only when the home has a ledger (or, ``or_deliveries``,
+        provider files in its landing area): commands that read or act on existing state never
+        create one on a home that was never set up. STEWARD_KEK_URI is checked first."""
+        from orchestration.steward import Steward
+        from orchestration.store.kek import kek_provider
+
+        kek_provider(self.settings.kek_uri, self.settings.kms_endpoint_url)
+        landing = self.settings.landing_dir
+        if not (
+            or_deliveries and landing.is_dir() and any(p.is_file() for p in landing.rglob("*"))
+        ):
+            require_ledger(self.settings)
+        return Steward(self.settings, self.catalog)
+
+
+DATASET = click.argument("dataset", type=DatasetKey())
+
+
+def partitions_with_versions(steward: Steward, dataset: str) -> list[str]:
+    return [p for p in steward.store.partitions(dataset) if p]
+
+
+def existing_version(steward: Steward, dataset: str, partition: str, number: int) -> DatasetVersion:
+    """The version ``number`` of one partition, after checking the partition against the
+    dataset's partitioning; a missing one is refused naming dataset, partition and version."""
+    require_partition(
+        steward.catalog.get(dataset), partition, partitions_with_versions(steward, dataset)
+    )
+    try:
+        return steward.store.get(dataset, partition, number)
+    except NotFound as exc:
+        numbers = [v.number for v in steward.store.history(dataset, partition)]
+        example = f"e.g. --version {numbers[-1]}" if numbers else "it has none"
+        raise refuse("--version", f"{exc} ({example})") from None
 
 
 def progress(items: Iterable[T], total: int, what: str, *, quiet: bool) -> Iterator[T]:
@@ -69,14 +131,11 @@ def emit_json(data: Any) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--as-of", metavar="TIMESTAMP", help="Act as of this ISO 8601 instant.")
+@click.option("--as-of", type=Instant(), help="Act as of this ISO 8601 instant.")
 @click.pass_context
-def cli(ctx: click.Context, as_of: str | None) -> None:
+def cli(ctx: click.Context, as_of: datetime | None) -> None:
     """city-steward: governed, versioned, encrypted datasets for the Takanawa Gateway district."""
-    try:
-        ctx.obj = Context(as_of)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--as-of") from None
+    ctx.obj = Context(as_of)
 
 
 @cli.command()
@@ -84,10 +143,8 @@ def cli(ctx: click.Context, as_of: str | None) -> None:
 @click.pass_obj
 def check(obj: Context, as_json: bool) -> None:
     """Validate every declaration, policy and suite reference; print every problem at once."""
-    from orchestration.declarations.loader import load_catalog
-
     try:
-        catalog = load_catalog(obj.settings.project_root, set(obj.settings.backup_targets))
+        catalog = obj.catalog
     except DeclarationErrors as exc:
         if as_json:
             emit_json({"ok": False, "problems": exc.problems})
@@ -157,21 +214,22 @@ def print_versions(rows: list[dict[str, Any]], title: str) -> None:
             r["status"],
             str(r["rows"]),
             r["content_hash"][:12],
-            r["created_at"][:19],
+            district_time(datetime.fromisoformat(r["created_at"])),
             ", ".join(b["target"] for b in r["backups"]) or "none",
         )
     out.print(table)
 
 
 @cli.command()
-@click.argument("dataset")
-@click.option("--partition", default=None, help="Only this partition (YYYY-MM-DD).")
+@DATASET
+@click.option("--partition", type=Day(), default=None, help="Only this partition (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def versions(obj: Context, dataset: str, partition: str | None, as_json: bool) -> None:
     """List every version of DATASET (zone/name), oldest first."""
     steward = obj.steward()
-    steward.catalog.get(dataset)
+    with_versions = partitions_with_versions(steward, dataset) if partition else None
+    check_partition(steward.catalog.get(dataset), partition, with_versions)
     rows = [version_row(v) for v in steward.store.history(dataset, partition)]
     if as_json:
         emit_json(rows)
@@ -180,16 +238,16 @@ def versions(obj: Context, dataset: str, partition: str | None, as_json: bool) -
 
 
 @cli.command()
-@click.argument("dataset")
+@DATASET
 @click.option("--upstream/--downstream", default=True, help="Direction (default upstream).")
 @click.option(
     "--version",
     "number",
-    type=int,
+    type=VERSION_NUMBER,
     default=None,
     help="Show exact version lineage of this version instead of the dataset graph.",
 )
-@click.option("--partition", default="", help="Partition of --version (YYYY-MM-DD).")
+@click.option("--partition", type=Day(), default="", help="Partition of --version (YYYY-MM-DD).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def lineage(
@@ -198,10 +256,10 @@ def lineage(
     """Show what DATASET is made from (or what is made from it)."""
     from orchestration.ledger.lineage import version_lineage
 
-    steward = obj.steward()
-    catalog = steward.catalog
-    catalog.get(dataset)
     if number is None:
+        if partition:
+            raise refuse("--partition", "only goes with --version (e.g. --version 1)")
+        catalog = obj.catalog
         related = (
             catalog.upstream_closure(dataset) if upstream else catalog.downstream_closure(dataset)
         )
@@ -217,7 +275,8 @@ def lineage(
             return
         out.print(_dataset_tree(dataset, step))
         return
-    version = steward.store.get(dataset, partition, number)
+    steward = obj.steward()
+    version = existing_version(steward, dataset, partition, number)
     node = version_lineage(steward.engine, version.id, upstream=upstream)
     if as_json:
         emit_json(node.as_dict())
@@ -245,9 +304,11 @@ def _version_tree(node: dict[str, Any], tree: Tree | None) -> Tree:
 
 
 @cli.command()
-@click.argument("dataset")
-@click.option("--version", "number", type=int, required=True)
-@click.option("--partition", default="", help="Partition (YYYY-MM-DD) of a daily dataset.")
+@DATASET
+@click.option("--version", "number", type=VERSION_NUMBER, required=True)
+@click.option(
+    "--partition", type=Day(), default="", help="Partition (YYYY-MM-DD) of a daily dataset."
+)
 @click.option("--target", default=None, help="Backup target (default: any verified copy).")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
@@ -256,7 +317,10 @@ def restore(
 ) -> None:
     """Bring a version back into the store from backup, verified by hash (C5.5-3)."""
     steward = obj.steward()
-    steward.catalog.get(dataset)
+    targets = sorted(steward.settings.backup_targets)
+    if target is not None and target not in targets:
+        raise refuse("--target", f"unknown backup target {target!r} (e.g. --target {targets[0]})")
+    existing_version(steward, dataset, partition, number)
     version, copy = steward.backups.restore(
         dataset, partition, number, steward.settings.actor, target
     )
@@ -268,16 +332,19 @@ def restore(
 
 
 @cli.command()
-@click.argument("dataset")
-@click.option("--version", "number", type=int, required=True)
-@click.option("--partition", default="", help="Partition (YYYY-MM-DD) of a daily dataset.")
+@DATASET
+@click.option("--version", "number", type=VERSION_NUMBER, required=True)
+@click.option(
+    "--partition", type=Day(), default="", help="Partition (YYYY-MM-DD) of a daily dataset."
+)
 @click.option("--reason", required=True, help="Why readers may use this version anyway.")
 @click.option(
     "--until",
     "until",
+    type=Instant(),
     default=None,
-    metavar="TIMESTAMP",
-    help="When the waiver expires (default: 7 days from now).",
+    help="When the waiver expires (default: 7 days from now, or the suite's meta.max_waiver if "
+    "shorter).",
 )
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
@@ -287,19 +354,22 @@ def waive(
     number: int,
     partition: str,
     reason: str,
-    until: str | None,
+    until: datetime | None,
     as_json: bool,
 ) -> None:
-    """Let readers use a quarantined version until the waiver expires (C5.5-4)."""
+    """Let readers use a quarantined version until the waiver expires, at most as long as the
+    dataset's quality suite allows (meta.max_waiver, C5.5-4)."""
     from orchestration.defs.instance import report_to_ui
-    from orchestration.quality.ledger import grant_waiver
+    from orchestration.quality.ledger import WaiverLimit, grant_waiver
 
     steward = obj.steward()
-    steward.catalog.get(dataset)
+    version = existing_version(steward, dataset, partition, number)
+    limit = WaiverLimit.of_suite(steward.catalog.suite_of(dataset), steward.settings.project_root)
     now = steward.clock.now()
-    expires = parse_instant(until) if until else now + timedelta(days=7)
-    version = steward.store.get(dataset, partition, number)
-    waiver = grant_waiver(steward.engine, version, reason, expires, steward.settings.actor, now)
+    expires = until or min(now + timedelta(days=7), limit.latest(now))
+    waiver = grant_waiver(
+        steward.engine, version, reason, expires, steward.settings.actor, now, limit
+    )
     result = {
         "dataset": dataset,
         "partition": partition or None,
@@ -322,41 +392,48 @@ def waive(
         emit_json(result)
     else:
         out.print(
-            f"waived {version.label} until {waiver.expires_at.isoformat()} (by {waiver.actor})"
+            f"waived {version.label} until {district_time(waiver.expires_at)} (by {waiver.actor})"
         )
 
 
 @cli.command()
-@click.argument("dataset")
+@DATASET
 @click.option(
     "--version",
     "number",
-    type=int,
+    type=VERSION_NUMBER,
     default=None,
     help="Version to report on (default: the newest).",
 )
-@click.option("--partition", default="", help="Partition (YYYY-MM-DD) of a daily dataset.")
+@click.option(
+    "--partition", type=Day(), default="", help="Partition (YYYY-MM-DD) of a daily dataset."
+)
 @click.option(
     "--out",
     "folder",
-    type=click.Path(path_type=Path),
+    type=click.Path(path_type=Path, file_okay=False),
     required=True,
     help="Folder for the HTML and JSON reports.",
 )
 @click.pass_obj
 def report(obj: Context, dataset: str, number: int | None, partition: str, folder: Path) -> None:
     """Write the quality report of one exact version for its recipients (C5.5-5)."""
-    from orchestration.errors import NotFound
     from orchestration.quality.reports import build_report, write_report
 
     steward = obj.steward()
     declared = steward.catalog.get(dataset)
     if number is None:
+        require_partition(declared, partition, partitions_with_versions(steward, dataset))
         target = steward.store.latest(dataset, partition)
         if target is None:
-            raise NotFound(f"{dataset} {partition} has no version to report on".rstrip())
+            where = f" partition {partition}" if partition else ""
+            raise refuse(
+                "--version",
+                f"{dataset}{where} has no promoted or quarantined version to report on "
+                "(e.g. see `steward versions` and pass --version N)",
+            )
     else:
-        target = steward.store.get(dataset, partition, number)
+        target = existing_version(steward, dataset, partition, number)
     data = build_report(
         steward.engine, declared, steward.catalog.suite_of(dataset), target, steward.clock.now()
     )
@@ -372,7 +449,7 @@ def report(obj: Context, dataset: str, number: int | None, partition: str, folde
 @click.option(
     "--dry-run", is_flag=True, help="Print the plan: what, where and why. Change nothing."
 )
-@click.option("--dataset", default=None, help="Only this dataset.")
+@click.option("--dataset", type=DatasetKey(), default=None, help="Only this dataset.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def sweep(obj: Context, dry_run: bool, dataset: str | None, as_json: bool) -> None:
@@ -383,14 +460,22 @@ def sweep(obj: Context, dry_run: bool, dataset: str | None, as_json: bool) -> No
     from orchestration.retention.certificates import as_dict, summary
     from orchestration.retention.sweep import Sweeper
 
-    sweeper = Sweeper(obj.steward())
+    sweeper = Sweeper(obj.steward(or_deliveries=True))  # landing files expire too (orphans)
     if dry_run:
+        from orchestration.retention.orphans import plan_orphans
+
         plan = sweeper.plan(dataset)
+        orphans = plan_orphans(sweeper.steward, plan, dataset).describe()
         if as_json:
-            emit_json({"as_of": plan.as_of.isoformat(), "actions": plan.describe()})
+            emit_json(
+                {"as_of": plan.as_of.isoformat(), "actions": plan.describe(), "orphans": orphans}
+            )
         else:
-            out.print(f"sweep plan as of {plan.as_of.isoformat()} (dry run, nothing changed):")
+            out.print(f"sweep plan as of {district_time(plan.as_of)} (dry run, nothing changed):")
             for line in plan.describe() or ["nothing is due"]:
+                out.print(f"  {line}", markup=False, highlight=False)
+            out.print("orphans (no live version references them; C5.2-11):")
+            for line in orphans or ["none found"]:
                 out.print(f"  {line}", markup=False, highlight=False)
         return
     with spinner("sweeping", quiet=as_json) as show:
@@ -402,13 +487,31 @@ def sweep(obj: Context, dry_run: bool, dataset: str | None, as_json: bool) -> No
                 "certificates": [as_dict(c) for c in report.certificates],
                 "held": [line for line in report.plan.describe() if line.startswith("HELD")],
                 "incidents": [{"dataset": i.dataset, **i.detail} for i in report.incidents],
+                "interrupted_sweep": report.interrupted.detail if report.interrupted else None,
+                "finished_intents": [
+                    {"dataset": d, "partition": p or None} for d, p in report.resumed
+                ],
             }
         )
     else:
         out.print(
-            f"sweep as of {report.plan.as_of.isoformat()}: "
+            f"sweep as of {district_time(report.plan.as_of)}: "
             f"{len(report.certificates)} purge(s), {len(report.incidents)} incident(s)"
         )
+        if report.interrupted is not None:
+            previous = report.interrupted.detail["previous"]
+            err.print(
+                f"  INCIDENT sweep_interrupted: took over the lock of {previous['holder']} "
+                f"({previous['why']})",
+                markup=False,
+                highlight=False,
+            )
+        for d, p in report.resumed:
+            out.print(
+                f"  finished the interrupted purge of {d}{f' partition {p}' if p else ''}",
+                markup=False,
+                highlight=False,
+            )
         for c in report.certificates:
             out.print(f"  {summary(c)}", markup=False, highlight=False)
         for d in report.plan.deferred:
@@ -427,13 +530,19 @@ def sweep(obj: Context, dry_run: bool, dataset: str | None, as_json: bool) -> No
 
 
 @cli.command()
-@click.option("--dataset", default=None)
+@click.option(
+    "--dataset", default=None, help="Only this dataset (declared, or retired with certificates)."
+)
 @click.pass_obj
 def certificates(obj: Context, dataset: str | None) -> None:
     """Export every purge certificate as JSON (C5.2-11 evidence)."""
     from orchestration.retention.certificates import as_dict, list_certificates
 
-    emit_json([as_dict(c) for c in list_certificates(obj.steward().engine, dataset)])
+    steward = obj.steward()
+    found = list_certificates(steward.engine, dataset)
+    if dataset is not None and not found and dataset not in steward.catalog.datasets:
+        raise refuse("--dataset", unknown_dataset(dataset, steward.catalog))
+    emit_json([as_dict(c) for c in found])
 
 
 @cli.command()
@@ -468,28 +577,32 @@ def incidents(obj: Context, only_open: bool) -> None:
 
 
 @cli.command()
-@click.argument("dataset")
-@click.option("--partition", default=None, help="Only this partition (YYYY-MM-DD).")
+@DATASET
+@click.option("--partition", type=Day(), default=None, help="Only this partition (YYYY-MM-DD).")
 @click.option("--reason", required=True)
-@click.option("--until", default=None, metavar="TIMESTAMP", help="When the hold ends.")
+@click.option("--until", type=Instant(), default=None, help="When the hold ends.")
 @click.pass_obj
-def hold(obj: Context, dataset: str, partition: str | None, reason: str, until: str | None) -> None:
-    """Suspend purging of DATASET (or one partition) under a legal hold."""
+def hold(
+    obj: Context, dataset: str, partition: str | None, reason: str, until: datetime | None
+) -> None:
+    """Suspend purging of DATASET (or one partition that has versions) under a legal hold."""
     from orchestration.defs.instance import report_to_ui
     from orchestration.retention.holds import place_hold
 
     steward = obj.steward()
+    with_versions = partitions_with_versions(steward, dataset) if partition else None
+    check_partition(steward.catalog.get(dataset), partition, with_versions)
     placed = place_hold(
         steward.engine,
         steward.catalog,
         dataset,
         partition,
         reason,
-        parse_instant(until) if until else None,
+        until,
         steward.settings.actor,
         steward.clock.now(),
     )
-    until_text = placed.until.isoformat() if placed.until else "released"
+    until_text = placed.until.isoformat() if placed.until else "released"  # metadata: ISO 8601
     report_to_ui(
         steward.settings,
         dataset,
@@ -502,13 +615,13 @@ def hold(obj: Context, dataset: str, partition: str | None, reason: str, until: 
     )
     out.print(
         f"hold {placed.id} on {dataset}{' ' + partition if partition else ''} "
-        f"by {placed.actor}" + (f" until {placed.until.isoformat()}" if placed.until else "")
+        f"by {placed.actor}" + (f" until {district_time(placed.until)}" if placed.until else "")
     )
 
 
 @cli.command()
-@click.argument("dataset")
-@click.option("--partition", default=None)
+@DATASET
+@click.option("--partition", type=Day(), default=None, help="Only this partition (YYYY-MM-DD).")
 @click.pass_obj
 def release(obj: Context, dataset: str, partition: str | None) -> None:
     """Release the legal hold(s) on DATASET (or one partition)."""
@@ -516,7 +629,7 @@ def release(obj: Context, dataset: str, partition: str | None) -> None:
     from orchestration.retention.holds import release_holds
 
     steward = obj.steward()
-    steward.catalog.get(dataset)
+    check_partition(steward.catalog.get(dataset), partition, None)
     released = release_holds(
         steward.engine, dataset, partition, steward.settings.actor, steward.clock.now()
     )
@@ -530,7 +643,7 @@ def release(obj: Context, dataset: str, partition: str | None) -> None:
 
 
 @cli.command()
-@click.argument("dataset")
+@DATASET
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def retire(obj: Context, dataset: str, yes: bool) -> None:
@@ -539,7 +652,6 @@ def retire(obj: Context, dataset: str, yes: bool) -> None:
     from orchestration.retention.sweep import Sweeper
 
     steward = obj.steward()
-    steward.catalog.get(dataset)
     if not yes:
         click.confirm(f"Irrecoverably purge every version and copy of {dataset}?", abort=True)
     out.print(summary(Sweeper(steward).retire(dataset)), markup=False, highlight=False)
@@ -605,7 +717,7 @@ def audit_verify(obj: Context, as_json: bool) -> None:
 
 @cli.command()
 @click.option("--reset", is_flag=True, help="Start from an empty STEWARD_HOME.")
-@click.option("--days", type=click.IntRange(1, 31), default=3, show_default=True)
+@click.option("--days", type=Whole("a number of days", 1, 31, 3), default=3, show_default=True)
 @click.pass_obj
 def demo(obj: Context, reset: bool, days: int) -> None:
     """Run the demo district end to end on the embedded defaults."""
@@ -615,7 +727,7 @@ def demo(obj: Context, reset: bool, days: int) -> None:
 
 
 @cli.command()
-@click.option("--port", type=click.IntRange(1, 65535), default=3000, show_default=True)
+@click.option("--port", type=Whole("a TCP port", 1, 65535, 3000), default=3000, show_default=True)
 @click.pass_obj
 def ui(obj: Context, port: int) -> None:
     """Start the Dagster webserver and daemon on 127.0.0.1 over this district.
@@ -625,6 +737,7 @@ def ui(obj: Context, port: int) -> None:
     """
     from orchestration.defs.instance import dagster_home
 
+    require_free_port(port)
     settings = obj.settings
     env = {
         **os.environ,
@@ -648,6 +761,43 @@ def ui(obj: Context, port: int) -> None:
     os.execve(command[0], command, env)
 
 
+@cli.command()
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write conformance.json and conformance.html (Japanese and English) here.",
+)
+@click.option(
+    "--markdown",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the clause map as Markdown (this is how docs/clauses.md is made).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def conformance(obj: Context, folder: Path | None, markdown: Path | None, as_json: bool) -> None:
+    """The committee's view: each guideline clause, its control, what is missing, its tests."""
+    from orchestration.conformance.registry import assess, load_registry
+    from orchestration.conformance.render import as_json as conformance_json
+    from orchestration.conformance.render import as_markdown, write_report
+
+    settings = obj.settings
+    report = assess(load_registry(), settings.project_root / "tests", obj.catalog)
+    now = settings.clock.now()
+    if markdown is not None:
+        markdown.write_text(as_markdown(report), encoding="utf-8")
+    written = write_report(report, folder, now) if folder is not None else []
+    if as_json:
+        emit_json(conformance_json(report, now))
+        return
+    counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in report.counts().items())
+    out.print(f"{len(report.rows)} clauses: {counts}")
+    for path in [*written, *([markdown] if markdown else [])]:
+        out.print(f"wrote {path}")
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
@@ -655,7 +805,11 @@ def main() -> None:
         err.print("aborted")
         sys.exit(1)
     except click.ClickException as exc:
-        exc.show()
+        # One line naming the argument (a bad value's message carries its own example); the
+        # usage block would bury it.
+        usage = isinstance(exc, click.UsageError) and not isinstance(exc, click.BadParameter)
+        more = f" (see `{exc.ctx.command_path} --help`)" if usage and exc.ctx else ""
+        err.print(f"error: {exc.format_message()}{more}", markup=False, highlight=False)
         sys.exit(2)
     except StewardError as exc:
         err.print(f"error: {exc}", markup=False, highlight=False)

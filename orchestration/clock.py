@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-DISTRICT_TZ = ZoneInfo("Asia/Tokyo")
+DISTRICT_ZONE = "Asia/Tokyo"
+DISTRICT_TZ = ZoneInfo(DISTRICT_ZONE)
 
 
 class Clock(Protocol):
@@ -54,3 +55,8 @@ def parse_instant(text: str) -> datetime:
 
 def clock_from_env(as_of: str | None) -> Clock:
     return FixedClock(parse_instant(as_of)) if as_of else SystemClock()
+
+
+def district_time(instant: datetime) -> str:
+    """An instant as people in the district read it: local time with the zone named."""
+    return f"{ensure_aware(instant).astimezone(DISTRICT_TZ):%Y-%m-%d %H:%M:%S} {DISTRICT_ZONE}"

@@ -64,6 +64,12 @@ def home_env(settings: Settings) -> dict[str, str]:
     }
 
 
+def restore_env(settings: Settings) -> dict[str, str]:
+    """As of the moment the data was produced: later, the camera detections are past their
+    retention deadline and are never restored (C5.2-11)."""
+    return {**home_env(settings), "STEWARD_AS_OF": "2026-11-05T09:00:00+00:00"}
+
+
 @pytest.fixture
 def broken_project(project: Path) -> Path:
     """A project copy with exactly two problems in two files (both still parse)."""
@@ -224,6 +230,13 @@ def test_as_of_not_a_date(run: Run) -> None:
     assert "OK" not in out
 
 
+def test_steward_as_of_not_a_date_names_the_variable(run: Run) -> None:
+    code, out, err = run(["check"], {"STEWARD_AS_OF": "tomorrow"})
+    assert code == 2
+    assert err.startswith("error: STEWARD_AS_OF: ") and "e.g. 2026-11-05T09:00:00+09:00" in err
+    assert out == ""
+
+
 def test_as_of_valid_date_is_accepted(run: Run) -> None:
     code, out, _ = run(["--as-of", "2026-11-05T09:00:00+09:00", "check"])
     assert code == 0
@@ -254,6 +267,8 @@ def test_versions_json_lists_versions_with_hashes_and_backups(run: Run, shared: 
     for r in rows:
         assert r["dataset"] == CAMERAS
         assert r["partition"] == DAY
+        assert datetime.fromisoformat(r["created_at"]) == datetime(2026, 11, 5, 9, tzinfo=UTC)
+        assert r["created_at"].endswith("+00:00")  # JSON keeps ISO 8601 with its offset
         assert r["status"] == "promoted"
         assert HEX64.match(r["content_hash"])
         assert r["actor"] == "test:pytest"
@@ -269,11 +284,13 @@ def test_versions_partition_filter(run: Run, shared: Settings) -> None:
     code, out, _ = run(["versions", CAMERAS, "--partition", DAY, "--json"], home_env(shared))
     assert code == 0
     assert len(json.loads(out)) == 2
-    code, out, _ = run(
+    code, out, err = run(
         ["versions", CAMERAS, "--partition", "2026-11-02", "--json"], home_env(shared)
     )
-    assert code == 0
-    assert json.loads(out) == []
+    assert code == 2  # a partition with no versions is refused, listing those that have some
+    assert out == ""
+    assert f"--partition: {CAMERAS} has no version in partition 2026-11-02" in err
+    assert f"partitions with versions, newest first: {DAY}" in err
 
 
 def test_versions_table(run: Run, shared: Settings) -> None:
@@ -282,6 +299,8 @@ def test_versions_table(run: Run, shared: Settings) -> None:
     assert code == 0
     assert f"{CAMERAS}: 2 version(s)" in out
     assert out.count("promoted") == 2
+    # Human output shows district time with its zone (09:00 UTC is 18:00 in Tokyo).
+    assert out.count("2026-11-05 18:00:00 Asia/Tokyo") == 2
     for h in hashes:
         assert h[:12] in out
 
@@ -379,7 +398,7 @@ def test_restore_brings_a_deleted_object_back(run: Run, produced: Settings) -> N
         store.read(version, "test", "test:pytest")
 
     code, out, err = run(
-        ["restore", CAMERAS, "--version", "2", "--partition", DAY, "--json"], home_env(produced)
+        ["restore", CAMERAS, "--version", "2", "--partition", DAY, "--json"], restore_env(produced)
     )
     assert code == 0, err
     result = json.loads(out)
@@ -401,7 +420,7 @@ def test_restore_brings_a_deleted_object_back(run: Run, produced: Settings) -> N
 
 def test_restore_human_output(run: Run, produced: Settings) -> None:
     code, out, _ = run(
-        ["restore", CAMERAS, "--version", "1", "--partition", DAY], home_env(produced)
+        ["restore", CAMERAS, "--version", "1", "--partition", DAY], restore_env(produced)
     )
     assert code == 0
     assert f"restored {CAMERAS} partition {DAY} version 1" in out
@@ -424,7 +443,7 @@ def test_restore_refuses_an_altered_backup_copy(run: Run, produced: Settings) ->
     copy_path = produced.home / "backup" / version.object_key
     copy_path.write_bytes(b"not the encrypted object")
     code, out, err = run(
-        ["restore", CAMERAS, "--version", "2", "--partition", DAY], home_env(produced)
+        ["restore", CAMERAS, "--version", "2", "--partition", DAY], restore_env(produced)
     )
     assert code == 1
     assert f"{CAMERAS} partition {DAY} version 2" in err
@@ -463,10 +482,12 @@ def test_backup_verify_finds_an_altered_copy(run: Run, produced: Settings) -> No
     assert [(c["dataset"], c["version"]) for c in failed] == [(CAMERAS, 1)]
 
 
-def test_backup_verify_on_empty_home(run: Run) -> None:
-    code, out, _ = run(["backup", "verify", "--json"])
-    assert code == 0
-    assert json.loads(out) == {"ok": True, "copies": 0, "checks": []}
+def test_backup_verify_on_a_home_with_no_ledger_is_refused(run: Run, tmp_path: Path) -> None:
+    code, out, err = run(["backup", "verify", "--json"])
+    assert code == 2
+    assert out == ""
+    assert "STEWARD_HOME" in err and "has no ledger" in err
+    assert not (tmp_path / "cli-home").exists()  # nothing was created
 
 
 # -- audit verify -------------------------------------------------------------------------------

@@ -472,11 +472,11 @@ def test_c5_2_11_describe_names_what_where_and_why_for_every_kind_of_action() ->
         f"objects/{LETTERS}/_/, data keys ['k1']; the service ended",
         f"{USERS}: rewrite version 2 without 3 expired row(s) under a fresh key, then purge "
         "versions [1] and their copies and keys; policy accounts_closed, earliest deadline "
-        "2027-01-31T00:00:00+09:00",
+        "2027-01-31 00:00:00 Asia/Tokyo",
         f"{VISITS}: purge versions [1] and their copies and keys; policy visits_rows, earliest "
-        "deadline 2027-01-31T00:00:00+09:00",
-        f"HELD {TAPS} 2026-11-02 past its deadline 2027-01-31T00:00:00+09:00: case 77",
-        f"HELD {USERS} past its deadline 2027-01-31T00:00:00+09:00: audit",
+        "deadline 2027-01-31 00:00:00 Asia/Tokyo",
+        f"HELD {TAPS} 2026-11-02 past its deadline 2027-01-31 00:00:00 Asia/Tokyo: case 77",
+        f"HELD {USERS} past its deadline 2027-01-31 00:00:00 Asia/Tokyo: audit",
     ]
     assert plan.purges[1].prefix == f"objects/{LETTERS}/_/"
 

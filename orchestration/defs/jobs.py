@@ -18,6 +18,7 @@ from dagster import (
     op,
 )
 
+from orchestration.clock import DISTRICT_ZONE
 from orchestration.defs.assets import asset_key
 from orchestration.defs.metadata import purged_versions, tombstone_metadata, version_metadata
 from orchestration.ledger.lineage import version_lineage
@@ -25,8 +26,6 @@ from orchestration.ledger.tables import PurgeCertificate, PurgeKind
 from orchestration.retention.certificates import as_dict
 from orchestration.retention.sweep import Sweeper
 from orchestration.steward import Steward
-
-DISTRICT_TZ = "Asia/Tokyo"
 
 
 def newest_state(
@@ -173,7 +172,7 @@ def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefi
             name="nightly_retention_sweep",
             job=retention_sweep,
             cron_schedule="0 2 * * *",
-            execution_timezone=DISTRICT_TZ,
+            execution_timezone=DISTRICT_ZONE,
             default_status=DefaultScheduleStatus.RUNNING,
             description="Every night at 02:00 Asia/Tokyo.",
         ),
@@ -181,7 +180,7 @@ def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefi
             name="nightly_backup_verification",
             job=backup_verification,
             cron_schedule="0 3 * * *",
-            execution_timezone=DISTRICT_TZ,
+            execution_timezone=DISTRICT_ZONE,
             default_status=DefaultScheduleStatus.RUNNING,
             description="Every night at 03:00 Asia/Tokyo, after the sweep.",
         ),

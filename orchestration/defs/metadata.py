@@ -3,12 +3,11 @@ column types only: never a data value (design invariant 1)."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
-from orchestration.clock import DISTRICT_TZ, ensure_aware
+from orchestration.clock import district_time
 from orchestration.declarations.models import Column, DatasetDeclaration
 from orchestration.ledger.tables import DatasetVersion, PurgeCertificate, VersionStatus
 
@@ -120,8 +119,3 @@ def purged_versions(certificate: PurgeCertificate, partition: str) -> list[int]:
     """The version numbers of ``partition`` the certificate turned into tombstones."""
     versions = certificate.versions["versions"]
     return sorted(v["version"] for v in versions if (v["partition"] or "") == partition)
-
-
-def district_time(instant: datetime) -> str:
-    """An instant as the district reads it: Asia/Tokyo, with its offset."""
-    return ensure_aware(instant).astimezone(DISTRICT_TZ).isoformat()

@@ -20,7 +20,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine, select
 
-from orchestration.clock import DISTRICT_TZ
+from orchestration.clock import district_time
 from orchestration.declarations.catalog import DeclaredDataset, DeclaredSuite
 from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import DatasetVersion, QualityResult, VersionStatus, Waiver
@@ -236,14 +236,8 @@ def render_html(report: dict[str, Any]) -> str:
         loader=PackageLoader("orchestration.quality", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
-    env.filters["district"] = district_time
+    env.filters["district"] = lambda iso: district_time(datetime.fromisoformat(iso))
     return env.get_template("report.html.j2").render(r=report, charts=_charts(report))
-
-
-def district_time(iso: str) -> str:
-    """An ISO 8601 instant as a recipient in the district reads it: Asia/Tokyo, zone named."""
-    local = datetime.fromisoformat(iso).astimezone(DISTRICT_TZ)
-    return f"{local.isoformat(timespec='seconds')} (Asia/Tokyo)"
 
 
 def _charts(report: dict[str, Any]) -> dict[str, str]:

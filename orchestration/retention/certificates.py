@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from orchestration.clock import district_time
 from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import PurgeCertificate, PurgeKind
 
@@ -47,7 +48,7 @@ def summary(c: PurgeCertificate) -> str:
         f"certificate {c.id}: {c.kind} purge of {c.dataset}, {what}, "
         f"{len(c.versions['versions'])} version(s), objects removed {c.removed}, "
         f"{len(c.keys_destroyed['key_ids'])} key(s) destroyed; policy {c.policy or '-'}, "
-        f"deadline {c.deadline.isoformat() if c.deadline else '-'}; verified: "
+        f"deadline {district_time(c.deadline) if c.deadline else '-'}; verified: "
         f"{'nothing left' if not any(left.values()) else left}, old ciphertext decrypts: "
         f"{c.verification.get('pre_purge_ciphertext_decrypts')}"
     )

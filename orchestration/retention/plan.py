@@ -12,6 +12,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from orchestration.clock import district_time
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.models import AnchorKind, RetentionPolicy
 from orchestration.retention.deadlines import Deadline, partition_deadline, row_deadlines
@@ -152,11 +153,13 @@ class SweepPlan:
             lines.append(
                 f"{r.dataset}: {rewrite}purge versions "
                 f"{[v.number for v in r.superseded]} and their copies and keys; "
-                f"policy {r.policy}, earliest deadline {r.deadline.isoformat()}"
+                f"policy {r.policy}, earliest deadline {district_time(r.deadline)}"
             )
         for d in self.deferred:
             held = f"{d.dataset} {d.partition}" if d.partition else d.dataset
-            lines.append(f"HELD {held} past its deadline {d.deadline.isoformat()}: {d.hold_reason}")
+            lines.append(
+                f"HELD {held} past its deadline {district_time(d.deadline)}: {d.hold_reason}"
+            )
         for u in self.unplannable:
             where = f" partition {u.partition}" if u.partition else ""
             lines.append(f"UNPLANNABLE {u.dataset}{where}: {u.reason}")
