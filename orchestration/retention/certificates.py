@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
 
 from orchestration.clock import district_time
+from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import PurgeCertificate, PurgeKind
+from orchestration.ledger.tables import Incident, IncidentKind, PurgeCertificate, PurgeKind
 
 
 def as_dict(c: PurgeCertificate) -> dict[str, Any]:
@@ -87,3 +90,66 @@ def scope(kind: PurgeKind, key_erasure: dict[str, Any]) -> dict[str, list[str]]:
             "Datasets derived from this data: each follows its own retention policy.",
         ],
     }
+
+
+def new_certificate(
+    s: Session,
+    *,
+    kind: PurgeKind,
+    dataset: str,
+    partitions: list[str],
+    versions: list[tuple[str, int]],
+    removed: dict[str, Any],
+    keys: list[str],
+    policy: str | None,
+    deadline: datetime | None,
+    row_count: int | None,
+    verification: dict[str, Any],
+    actor: str,
+    now: datetime,
+) -> PurgeCertificate:
+    """A certificate added in the caller's transaction (so that tombstones, intents and the
+    certificate commit together), with its own statement of scope; flushed, so it has an id."""
+    certificate = PurgeCertificate(
+        kind=kind,
+        dataset=dataset,
+        partitions={"partitions": partitions},
+        row_count=row_count,
+        versions={"versions": [{"partition": p, "version": n} for p, n in versions]},
+        removed=removed,
+        keys_destroyed={"key_ids": keys},
+        policy=policy,
+        deadline=deadline,
+        executed_at=now,
+        actor=actor,
+        verification={
+            **verification,
+            "scope": scope(kind, verification.get("key_erasure", {})),
+        },
+    )
+    s.add(certificate)
+    s.flush()
+    return certificate
+
+
+def close_purge(
+    s: Session, certificate: PurgeCertificate, resolves: IncidentKind, detail: dict[str, Any]
+) -> None:
+    """Resolve the dataset's open incidents of the kind this purge completes, and log it."""
+    s.execute(
+        update(Incident)
+        .where(
+            Incident.dataset == certificate.dataset,
+            Incident.kind == resolves,
+            Incident.resolved_at.is_(None),
+        )
+        .values(resolved_at=certificate.executed_at)
+    )
+    audit.append(
+        s,
+        at=certificate.executed_at,
+        actor=certificate.actor,
+        action="purge",
+        dataset=certificate.dataset,
+        detail={"certificate": certificate.id, "kind": certificate.kind, **detail},
+    )

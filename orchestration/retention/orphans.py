@@ -19,11 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select, update
 
-from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import (
     DatasetVersion,
-    Incident,
     IncidentKind,
     LegalHold,
     PurgeCertificate,
@@ -31,7 +29,7 @@ from orchestration.ledger.tables import (
     RefusedDelivery,
     VersionStatus,
 )
-from orchestration.retention.certificates import scope
+from orchestration.retention.certificates import close_purge, new_certificate
 from orchestration.retention.inventory import (
     Locations,
     backup_locations,
@@ -212,28 +210,22 @@ def _certify(
         + (["staged by a process that did not finish"] if found.dead_staged else []),
         "key_erasure": steward.store.keys.erasure(keys),
     }
-    verification["scope"] = scope(PurgeKind.ORPHANS, verification["key_erasure"])
     with transaction(steward.engine) as s:
-        certificate = PurgeCertificate(
+        certificate = new_certificate(
+            s,
             kind=PurgeKind.ORPHANS,
             dataset=dataset,
-            partitions={"partitions": partitions},
-            row_count=None,
-            versions={
-                "versions": [
-                    {"partition": d.partition, "version": d.number} for d in found.dead_staged
-                ]
-            },
+            partitions=partitions,
+            versions=[(d.partition, d.number) for d in found.dead_staged],
             removed=removed,
-            keys_destroyed={"key_ids": keys},
+            keys=keys,
             policy=policy,
             deadline=None,
-            executed_at=now,
-            actor=sweeper.actor,
+            row_count=None,
             verification=verification,
+            actor=sweeper.actor,
+            now=now,
         )
-        s.add(certificate)
-        s.flush()
         if found.dead_staged:
             s.execute(
                 update(DatasetVersion)
@@ -256,26 +248,10 @@ def _certify(
                 )
                 .values(purge_certificate_id=certificate.id)
             )
-        s.execute(
-            update(Incident)
-            .where(
-                Incident.dataset == dataset,
-                Incident.kind == IncidentKind.ORPHAN_PURGE_FAILED,
-                Incident.resolved_at.is_(None),
-            )
-            .values(resolved_at=now)
-        )
-        audit.append(
+        close_purge(
             s,
-            at=now,
-            actor=sweeper.actor,
-            action="purge",
-            dataset=dataset,
-            detail={
-                "certificate": certificate.id,
-                "kind": PurgeKind.ORPHANS,
-                "removed": removed,
-                "versions": [d.number for d in found.dead_staged],
-            },
+            certificate,
+            IncidentKind.ORPHAN_PURGE_FAILED,
+            {"removed": removed, "versions": [d.number for d in found.dead_staged]},
         )
     return certificate
