@@ -66,8 +66,9 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
         for event in result.get_step_failure_events():
             error = event.step_failure_data.error
             cause = error.cause.message if error and error.cause else error.message if error else ""
+            first, *rest = [line.strip() for line in cause.strip().splitlines()] or [""]
             out.print(
-                f"  step {event.step_key} failed: {cause.strip().splitlines()[0]}",
+                f"  step {event.step_key} failed: {first} {', '.join(filter(None, rest))}",
                 markup=False,
                 highlight=False,
             )
