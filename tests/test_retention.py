@@ -1499,3 +1499,14 @@ def test_c5_2_11_s3_delete_call_raising_is_an_incident_then_completes(
     report = _run(steward, LATE + timedelta(hours=1))
     assert report.ok and [c.dataset for c in report.certificates] == [CAMERA]
     assert _object_versions(client, store_bucket, "store/objects/") == []
+
+
+def test_release_without_a_matching_hold_names_the_holds_there_are(steward: Steward) -> None:
+    """Releasing the wrong scope changes nothing and says which holds are active."""
+    steward.produce(CAMERA, DAY1)
+    place_hold(steward.engine, steward.catalog, CAMERA, DAY1, "case 77", None, "test:legal", NOW)
+    with pytest.raises(NotFound, match=f"its active holds: --partition {DAY1}$"):
+        release_holds(steward.engine, CAMERA, None, "test:legal", NOW)
+    with pytest.raises(NotFound, match=r"it has none$"):
+        release_holds(steward.engine, GATES, None, "test:legal", NOW)
+    assert audit_entries(steward, "release") == []

@@ -72,7 +72,20 @@ def release_holds(
         )
         if not holds:
             where = f" partition {partition}" if partition else ""
-            raise NotFound(f"no active legal hold on {dataset}{where}")
+            active = sorted(
+                {
+                    f"--partition {h.partition}"
+                    if h.partition
+                    else "the whole dataset (no --partition)"
+                    for h in s.scalars(
+                        select(LegalHold).where(
+                            LegalHold.dataset == dataset, LegalHold.released_at.is_(None)
+                        )
+                    )
+                }
+            )
+            held = f"; its active holds: {', '.join(active)}" if active else "; it has none"
+            raise NotFound(f"no active legal hold on {dataset}{where}{held}")
         for hold in holds:
             hold.released_at, hold.released_by = now, actor
             audit.append(
