@@ -16,15 +16,17 @@ minimum needed (per bucket: ceil(object versions / 1000) list pages + ceil(objec
 holds any object version or delete marker, that every version is a tombstone and every key is
 gone; it exits 1 otherwise.
 
-Run: .venv/bin/python benchmarks/sweep.py [--partitions 5000] [--versions 3]
+Run: .venv/bin/python benchmarks/sweep.py [--partitions 5000] [--versions 3] [--profile 30]
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import math
 import os
 import platform
+import pstats
 import shutil
 import socket
 import subprocess
@@ -170,6 +172,9 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=5000)
     parser.add_argument("--versions", type=int, default=3, help="versions per partition")
     parser.add_argument("--keep", action="store_true", help="keep the temporary STEWARD_HOME")
+    parser.add_argument(
+        "--profile", type=int, default=0, metavar="N", help="profile the sweep: top N by own time"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -230,9 +235,16 @@ def main() -> int:
             backend.client.meta.events.register("before-send.s3", count)
 
         sweeper = Sweeper(steward)
+        profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
+        if profiler is not None:
+            profiler.enable()
         report = sweeper.run()
+        if profiler is not None:
+            profiler.disable()
         wall = time.perf_counter() - started
+        if profiler is not None:
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
 
         counted = store.requests + backup.requests
         pages = math.ceil(per_bucket / 1000)

@@ -39,12 +39,12 @@ from orchestration.cli_params import (
     unknown_dataset,
 )
 from orchestration.clock import FixedClock, district_time
-from orchestration.declarations.catalog import Catalog
 from orchestration.errors import DeclarationErrors, NotFound, StewardError
-from orchestration.ledger.tables import DatasetVersion
 from orchestration.settings import Settings
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # SQLAlchemy and pydantic stay off the import path of `steward --help`
+    from orchestration.declarations.catalog import Catalog
+    from orchestration.ledger.tables import DatasetVersion
     from orchestration.steward import Steward
 
 T = TypeVar("T")

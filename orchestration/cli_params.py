@@ -12,15 +12,16 @@ import re
 import socket
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from sqlalchemy import inspect, make_url
 
 from orchestration.clock import parse_instant
-from orchestration.declarations.catalog import Catalog, DeclaredDataset
 from orchestration.errors import BadInput
 from orchestration.settings import Settings
+
+if TYPE_CHECKING:  # SQLAlchemy and pydantic stay off the import path of `steward --help`
+    from orchestration.declarations.catalog import Catalog, DeclaredDataset
 
 INSTANT_EXAMPLE = "2026-11-05T09:00:00+09:00"
 PARTITION_EXAMPLE = "2026-11-01"
@@ -107,6 +108,8 @@ VERSION_NUMBER = Whole("a version number", 1, None, 1)  # versions count from 1 
 def _catalog(ctx: click.Context | None) -> Catalog:
     """The catalog of the command's context object (the group sets it before any argument of
     a subcommand is converted)."""
+    from orchestration.declarations.catalog import Catalog
+
     catalog = getattr(ctx.find_root().obj, "catalog", None) if ctx is not None else None
     if not isinstance(catalog, Catalog):
         raise click.UsageError("no catalog to check dataset names against")
@@ -175,6 +178,8 @@ def require_partition(declared: DeclaredDataset, partition: str, with_versions: 
 def require_ledger(settings: Settings) -> None:
     """Commands that read or change the ledger refuse a home that was never set up, without
     creating a database there (the ledger engine would create and migrate one on first use)."""
+    from sqlalchemy import inspect, make_url
+
     url = settings.ledger_url
     hint = "run `steward demo` or materialize a dataset first (e.g. `make demo`)"
     if url.startswith("sqlite"):

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from orchestration.errors import IntegrityError, KeyMissing, NotFound, StewardError
@@ -48,7 +48,7 @@ from orchestration.ledger.tables import (
     RetiredDataset,
     VersionStatus,
 )
-from orchestration.retention.certificates import scope
+from orchestration.retention.certificates import close_purge, new_certificate
 from orchestration.retention.inventory import purge_locations
 from orchestration.retention.orphans import sweep_orphans
 from orchestration.retention.plan import (
@@ -352,7 +352,8 @@ class Sweeper:
         raise failure
 
     def _partition_keys(self, dataset: str, partitions: list[str]) -> set[str]:
-        return set().union(*(self.store.keys.key_ids_of(dataset, p) for p in partitions))
+        """Every data key of these partitions, in one query however many there are."""
+        return self.store.keys.key_ids_of_partitions(dataset, partitions)
 
     def _records(self, dataset: str, partitions: list[str]) -> list[VersionRecord]:
         """Every version of these partitions that is not a tombstone yet, as the ledger says
@@ -545,32 +546,25 @@ class Sweeper:
             for partition in sorted(set(partitions)):
                 lock_partition(s, dataset, partition)
             intents: list[PurgeIntent] = []
-            if kind != "rows":
+            if kind != PurgeKind.ROWS:
                 intents = self._open_intents_of(s, dataset, partitions)
-            certificate = PurgeCertificate(
+            certificate = new_certificate(
+                s,
                 kind=kind,
                 dataset=dataset,
-                partitions={"partitions": partitions},
-                row_count=row_count,
-                versions={
-                    "versions": [{"partition": v.partition, "version": v.number} for v in versions]
-                },
+                partitions=partitions,
+                versions=[(v.partition, v.number) for v in versions],
                 removed=removed,
-                keys_destroyed={"key_ids": keys},
+                keys=keys,
                 policy=policy,
                 deadline=deadline,
-                executed_at=now,
+                row_count=row_count,
+                verification={**verification, "reasons": reasons},
                 actor=self.actor,
-                verification={
-                    **verification,
-                    "reasons": reasons,
-                    "scope": scope(kind, verification.get("key_erasure", {})),
-                },
+                now=now,
             )
-            s.add(certificate)
-            s.flush()
             ids = [v.id for v in versions]
-            if kind != "rows":
+            if kind != PurgeKind.ROWS:
                 # Writers are refused while the intents are open, so no version can have been
                 # added since the final verification; if one was, nothing is certified.
                 unverified = list(
@@ -607,27 +601,11 @@ class Sweeper:
                     f"{certificate.id}",
                 )
             )
-            s.execute(
-                update(Incident)
-                .where(
-                    Incident.dataset == dataset,
-                    Incident.kind == IncidentKind.PURGE_FAILED,
-                    Incident.resolved_at.is_(None),
-                )
-                .values(resolved_at=now)
-            )
-            audit.append(
+            close_purge(
                 s,
-                at=now,
-                actor=self.actor,
-                action="purge",
-                dataset=dataset,
-                detail={
-                    "certificate": certificate.id,
-                    "kind": kind,
-                    "partitions": partitions,
-                    "versions": [v.number for v in versions],
-                },
+                certificate,
+                IncidentKind.PURGE_FAILED,
+                {"partitions": partitions, "versions": [v.number for v in versions]},
             )
         return certificate
 
@@ -679,20 +657,37 @@ class Sweeper:
         return incident
 
     def _record_deadlines(self, plan: SweepPlan) -> None:
+        """Refresh the deadline of every planned partition in one transaction: delete the
+        affected rows per dataset, then insert them all in one batch (a row per partition
+        merged one by one made a sweep of thousands of partitions slow; the last entry for a
+        partition wins, as with a merge)."""
         now = self.steward.clock.now()
+        rows = {
+            (row.dataset, row.partition): {
+                "dataset": row.dataset,
+                "partition": row.partition,
+                "policy": row.policy,
+                "deadline": row.deadline.at,
+                "basis": row.deadline.basis,
+                "overdue_rows": row.overdue_rows,
+                "computed_at": now,
+            }
+            for row in plan.deadlines
+        }
+        if not rows:
+            return
+        by_dataset: dict[str, list[str]] = defaultdict(list)
+        for dataset, partition in rows:
+            by_dataset[dataset].append(partition)
         with transaction(self.steward.engine) as s:
-            for row in plan.deadlines:
-                s.merge(
-                    RetentionDeadline(
-                        dataset=row.dataset,
-                        partition=row.partition,
-                        policy=row.policy,
-                        deadline=row.deadline.at,
-                        basis=row.deadline.basis,
-                        overdue_rows=row.overdue_rows,
-                        computed_at=now,
+            for dataset, partitions in sorted(by_dataset.items()):
+                s.execute(
+                    delete(RetentionDeadline).where(
+                        RetentionDeadline.dataset == dataset,
+                        RetentionDeadline.partition.in_(sorted(partitions)),
                     )
                 )
+            s.execute(insert(RetentionDeadline), list(rows.values()))
 
     def _inputs_of(self, version_id: int) -> list[DatasetVersion]:
         from orchestration.ledger.tables import VersionInput

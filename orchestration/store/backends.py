@@ -53,6 +53,21 @@ class PurgeIncomplete(Exception):
     """Some objects could not be deleted; the message names keys and error codes only."""
 
 
+def owner_of(key: str, members: dict[str, int]) -> str | None:
+    """The prefix among ``members`` (each mapped to its position) that ``key`` lies under: a
+    folder prefix (``objects/<zone>/<name>/<partition>/``, with or without its slash) or the
+    key itself, found by a dict lookup per path segment, never by comparing every key with
+    every prefix (a sweep stays linear in partitions, C5.2-11). Segments are whole: the prefix
+    ``.../2024-01`` does not own ``.../2024-01-02/x``. When several prefixes own a key, the
+    first given wins."""
+    found = [key] if key in members else []
+    at = key.find("/")
+    while at != -1:
+        found += [p for p in (key[:at], key[: at + 1]) if p in members]
+        at = key.find("/", at + 1)
+    return min(found, key=members.__getitem__) if found else None
+
+
 def group_by_parent(prefixes: Sequence[str]) -> dict[str, list[str]]:
     """Prefixes ``a/b/<partition>/`` grouped under ``a/b/``, so one listing serves many."""
     groups: dict[str, list[str]] = {}
@@ -194,6 +209,7 @@ class S3Backend:
         found: dict[str, list[dict[str, str]]] = {p: [] for p in prefixes}
         for parent, members in group_by_parent(prefixes).items():
             scopes = [parent] if len(members) > 1 else members
+            position = {p: i for i, p in reversed(list(enumerate(members)))}
             for scope in scopes:
                 pages = self.client.get_paginator("list_object_versions").paginate(
                     Bucket=self.bucket, Prefix=self._key(scope)
@@ -202,7 +218,7 @@ class S3Backend:
                     self.requests += 1
                     for item in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
                         key = item["Key"].removeprefix(f"{self.prefix}/" if self.prefix else "")
-                        owner = next((p for p in members if key.startswith(p)), None)
+                        owner = owner_of(key, position)
                         if owner is not None:
                             found[owner].append(
                                 {"Key": item["Key"], "VersionId": item["VersionId"]}

@@ -158,6 +158,21 @@ class KeyStore:
                 )
             )
 
+    def key_ids_of_partitions(self, dataset: str, partitions: Iterable[str]) -> set[str]:
+        """Every key of any of these partitions, as :meth:`key_ids_of` gives them, in one query
+        (a sweep of thousands of partitions does not pay a round trip per partition; C5.2-11)."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return set()
+        with transaction(self.engine) as s:
+            return set(
+                s.scalars(
+                    select(data_keys.c.key_id).where(
+                        data_keys.c.dataset == dataset, data_keys.c.partition.in_(wanted)
+                    )
+                )
+            )
+
     def existing(self, key_ids: Iterable[str]) -> set[str]:
         """The keys that could still be unwrapped: their row is there and so is their KEK."""
         ids = list(key_ids)
