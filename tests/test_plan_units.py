@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from planning import retention_state, version_record
 
 from orchestration.clock import DISTRICT_TZ
 from orchestration.declarations.catalog import Catalog, DeclaredDataset
@@ -127,34 +128,19 @@ def _v(
     status: str = "promoted",
     sources: tuple[str, ...] = (),
 ) -> VersionRecord:
-    return VersionRecord(
-        vid,
-        dataset,
-        partition,
-        number,
-        status,
-        created,
-        key,
-        f"objects/{dataset}/{partition or '_'}/{vid:032x}.cstw",
-        sources,
-        ("primary",),
-    )
+    return version_record(vid, dataset, partition, number, key, created, status, sources)
 
 
 def _state(
     *records: VersionRecord,
-    holds: tuple[Hold, ...] = (),
-    derivations: dict[tuple[str, str], list[datetime | None]] | None = None,
     anchors: dict[int, list[datetime | None]] | None = None,
-    active: dict[tuple[str, str], str] | None = None,
+    **parts: Any,
 ) -> RetentionState:
-    versions: dict[tuple[str, str], list[VersionRecord]] = {}
-    for r in records:
-        versions.setdefault((r.dataset, r.partition), []).append(r)
+    """The planner's input; each version's anchor column given as a plain list of instants."""
     columns = {
         vid: pd.Series(pd.to_datetime(values, utc=True)) for vid, values in (anchors or {}).items()
     }
-    return RetentionState(versions, holds, derivations or {}, columns, active or {})
+    return retention_state(*records, anchors=columns, **parts)
 
 
 def _day_start(instant: datetime) -> datetime:

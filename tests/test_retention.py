@@ -31,6 +31,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from dagster import AssetKey, DagsterInstance
+from planning import retention_state, version_record
 from sqlalchemy import func, select
 from support import assert_audit_intact, audit_entries, new_bucket, on_s3
 
@@ -322,31 +323,10 @@ def _rec(
     created: datetime = NOW,
     sources: tuple[str, ...] = (),
 ) -> VersionRecord:
-    return VersionRecord(
-        vid,
-        dataset,
-        partition,
-        number,
-        "promoted",
-        created,
-        key,
-        f"objects/{dataset}/{partition or '_'}/{vid:032x}.cstw",
-        sources,
-        ("primary",),
-    )
+    return version_record(vid, dataset, partition, number, key, created, sources=sources)
 
 
-def _state(
-    *records: VersionRecord,
-    holds: tuple[Hold, ...] = (),
-    derivations: dict[tuple[str, str], list[datetime | None]] | None = None,
-    anchors: dict[int, pd.Series] | None = None,
-    active: dict[tuple[str, str], str] | None = None,
-) -> RetentionState:
-    versions: dict[tuple[str, str], list[VersionRecord]] = {}
-    for r in records:
-        versions.setdefault((r.dataset, r.partition), []).append(r)
-    return RetentionState(versions, holds, derivations or {}, anchors or {}, active or {})
+_state = retention_state
 
 
 GATES_DAY1_DUE = _utc("2027-01-30T15:00:00+00:00")
