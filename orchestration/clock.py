@@ -8,10 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
-DISTRICT_ZONE = "Asia/Tokyo"
-DISTRICT_TZ = ZoneInfo(DISTRICT_ZONE)
+from orchestration.vocabulary import DISTRICT_TZ, DISTRICT_ZONE
 
 
 class Clock(Protocol):

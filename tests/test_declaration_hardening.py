@@ -18,10 +18,11 @@ from orchestration.declarations.loader import load_catalog
 from orchestration.declarations.rules import looks_special_care, reads_as
 from orchestration.demo.providers import write_faulty_gate_delivery
 from orchestration.errors import DeclarationErrors
-from orchestration.ledger.tables import DatasetVersion, VersionStatus
+from orchestration.ledger.tables import DatasetVersion
 from orchestration.quality.ledger import waivers_for
 from orchestration.settings import Settings
 from orchestration.steward import Steward
+from orchestration.vocabulary import VersionStatus
 
 PROJECT = Path(__file__).resolve().parent.parent
 APP_USERS = "assets/member/app_users.yaml"

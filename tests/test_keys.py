@@ -32,13 +32,13 @@ from orchestration.errors import (
     KeyStoreFormatError,
 )
 from orchestration.ledger.db import make_engine, transaction, upgrade
-from orchestration.ledger.tables import PurgeKind
 from orchestration.retention.certificates import scope
 from orchestration.retention.sweep import Sweeper
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 from orchestration.store.kek import FileKeks, KmsKeks, kek_provider
 from orchestration.store.keys import KeyStore, data_keys, key_erasures
+from orchestration.vocabulary import PurgeKind
 
 GATES = "rail_os/ic_gate_events"
 DAY1, DAY2 = "2026-11-01", "2026-11-02"

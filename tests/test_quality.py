@@ -53,7 +53,7 @@ from orchestration.demo.providers import (
 from orchestration.errors import BadInput, DeclarationErrors, QualityBlocked
 from orchestration.ledger.db import transaction
 from orchestration.ledger.lineage import version_lineage
-from orchestration.ledger.tables import AuditEntry, DatasetVersion, VersionStatus
+from orchestration.ledger.tables import AuditEntry, DatasetVersion
 from orchestration.quality.evaluation import (
     ERROR,
     FAILED,
@@ -78,6 +78,7 @@ from orchestration.quality.suites import (
     SuiteFile,
 )
 from orchestration.steward import Steward
+from orchestration.vocabulary import VersionStatus
 
 pytestmark = pytest.mark.integration
 

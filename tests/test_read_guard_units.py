@@ -18,16 +18,11 @@ from orchestration.clock import FixedClock
 from orchestration.declarations.catalog import Catalog
 from orchestration.errors import NotReadable, QualityBlocked, RetentionRefused
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import (
-    DatasetVersion,
-    PurgeIntent,
-    QualityResult,
-    VersionStatus,
-    Waiver,
-)
+from orchestration.ledger.tables import DatasetVersion, PurgeIntent, QualityResult, Waiver
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 from orchestration.store.versions import VersionStore
+from orchestration.vocabulary import VersionStatus
 
 OD = "city_os/od_matrix_daily"
 DAY = "2026-11-02"

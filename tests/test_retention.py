@@ -51,7 +51,6 @@ from orchestration.ledger.tables import (
     PurgeCertificate,
     RetentionDeadline,
     RetiredDataset,
-    VersionStatus,
 )
 from orchestration.retention.certificates import as_dict, list_certificates
 from orchestration.retention.deadlines import partition_deadline, partition_end, row_deadlines
@@ -68,6 +67,7 @@ from orchestration.settings import Settings
 from orchestration.steward import Steward
 from orchestration.store import backends
 from orchestration.store.keys import KeyStore, data_keys
+from orchestration.vocabulary import VersionStatus
 
 PROJECT = Path(__file__).resolve().parent.parent
 CAMERA = "rail_os/station_camera_detections"

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import text
 
 from orchestration.errors import IntegrityError, KeyMissing, NotReadable
-from orchestration.ledger.tables import VersionStatus
 from orchestration.steward import Steward
 from orchestration.store.backends import DirectoryBackend
 from orchestration.store.frames import decode, encode
 from orchestration.store.versions import Provenance, VersionStore
+from orchestration.vocabulary import VersionStatus
 
 CAMERA = "rail_os/station_camera_detections"
 FLOW = "city_os/people_flow_hourly"

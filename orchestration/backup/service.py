@@ -25,10 +25,11 @@ from orchestration.errors import BadInput, IntegrityError, KeyMissing, NotFound,
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
 from orchestration.ledger.intents import lock_partition, refuse_if_purging
-from orchestration.ledger.tables import BackupCopy, DatasetVersion, Restore, VersionStatus
+from orchestration.ledger.tables import BackupCopy, DatasetVersion, Restore
 from orchestration.store.backends import ObjectBackend, backend_for, recorded_root, root_uri
 from orchestration.store.crypto import sha256
 from orchestration.store.versions import VersionStore
+from orchestration.vocabulary import VersionStatus
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,11 @@ from orchestration.clock import DISTRICT_ZONE
 from orchestration.defs.assets import asset_key
 from orchestration.defs.metadata import purged_versions, tombstone_metadata, version_metadata
 from orchestration.ledger.lineage import version_lineage
-from orchestration.ledger.tables import PurgeCertificate, PurgeKind
+from orchestration.ledger.tables import PurgeCertificate
 from orchestration.retention.certificates import as_dict
 from orchestration.retention.sweep import Sweeper
 from orchestration.steward import Steward
+from orchestration.vocabulary import PurgeKind
 
 
 def newest_state(

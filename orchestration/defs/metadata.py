@@ -9,7 +9,8 @@ from dagster import MetadataValue, TableColumn, TableSchema
 
 from orchestration.clock import district_time
 from orchestration.declarations.models import Column, DatasetDeclaration
-from orchestration.ledger.tables import DatasetVersion, PurgeCertificate, VersionStatus
+from orchestration.ledger.tables import DatasetVersion, PurgeCertificate
+from orchestration.vocabulary import VersionStatus
 
 
 def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, Any]:

@@ -4,7 +4,6 @@ only hashes, counts, column names and types, object locations and actors."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, ClassVar
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -29,38 +28,6 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime(), dict[str, Any]: JSON}
-
-
-class VersionStatus(StrEnum):
-    """staged -> promoted (suite passed) | quarantined (suite failed, C5.5-4) | rejected
-    (the written object failed its integrity audit); then purging -> purged (C5.2-11)."""
-
-    STAGED = "staged"
-    PROMOTED = "promoted"
-    QUARANTINED = "quarantined"
-    REJECTED = "rejected"
-    PURGING = "purging"  # a purge intent is recorded: nothing reads, restores or promotes it
-    PURGED = "purged"  # a tombstone: the record stays, every copy and its key are gone
-
-
-class PurgeKind(StrEnum):
-    """Why a purge certificate was written (C5.2-11)."""
-
-    EXPIRY = "expiry"  # whole partitions past their deadline
-    ROWS = "rows"  # rows past their deadline, by a rewrite under a fresh key
-    RETIRE = "retire"  # the dataset's service ended
-    ORPHANS = "orphans"  # objects, files and keys no live version names, past their grace
-
-
-class IncidentKind(StrEnum):
-    """What the committee is told about (C4.1-3)."""
-
-    PURGE_FAILED = "purge_failed"
-    ORPHAN_PURGE_FAILED = "orphan_purge_failed"
-    LOCATION_UNREACHABLE = "location_unreachable"
-    SWEEP_INTERRUPTED = "sweep_interrupted"
-    SWEEP_LOCK_BUSY = "sweep_lock_busy"
-    UNPLANNABLE = "unplannable"
 
 
 class DatasetVersion(Base):

@@ -13,8 +13,9 @@ from orchestration.declarations.durations import parse_duration
 from orchestration.errors import BadInput
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import DatasetVersion, QualityResult, VersionStatus, Waiver
+from orchestration.ledger.tables import DatasetVersion, QualityResult, Waiver
 from orchestration.quality.evaluation import DimensionResult
+from orchestration.vocabulary import VersionStatus
 
 
 def record_results(

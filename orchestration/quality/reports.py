@@ -23,8 +23,9 @@ from sqlalchemy import Engine, select
 from orchestration.clock import district_time
 from orchestration.declarations.catalog import DeclaredDataset, DeclaredSuite
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import DatasetVersion, QualityResult, VersionStatus, Waiver
+from orchestration.ledger.tables import DatasetVersion, QualityResult, Waiver
 from orchestration.quality.ledger import results_for, waivers_for
+from orchestration.vocabulary import VersionStatus
 
 HISTORY = 10
 ODCS_METRIC = {

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from orchestration.clock import district_time
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import Incident, IncidentKind, PurgeCertificate, PurgeKind
+from orchestration.ledger.tables import Incident, PurgeCertificate
+from orchestration.vocabulary import IncidentKind, PurgeKind
 
 
 def as_dict(c: PurgeCertificate) -> dict[str, Any]:

@@ -17,8 +17,9 @@ from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.models import AnchorKind
 from orchestration.errors import RetentionRefused
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import DatasetVersion, LegalHold, VersionStatus
+from orchestration.ledger.tables import DatasetVersion, LegalHold
 from orchestration.retention.deadlines import Deadline, partition_deadline
+from orchestration.vocabulary import VersionStatus
 
 
 class RetentionGuard:

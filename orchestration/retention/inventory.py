@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from orchestration.errors import BadInput, StewardError
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import BackupCopy, DatasetVersion, VersionStatus
+from orchestration.ledger.tables import BackupCopy, DatasetVersion
 from orchestration.retention.reconcile import (
     LANDING,
     STORE,
@@ -30,6 +30,7 @@ from orchestration.retention.reconcile import (
 from orchestration.steward import Steward
 from orchestration.store.backends import ObjectBackend, backend_for, recorded_root, root_uri
 from orchestration.store.keys import data_keys
+from orchestration.vocabulary import VersionStatus
 
 OBJECTS = "objects/"
 

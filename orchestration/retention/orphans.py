@@ -20,15 +20,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select, update
 
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import (
-    DatasetVersion,
-    IncidentKind,
-    LegalHold,
-    PurgeCertificate,
-    PurgeKind,
-    RefusedDelivery,
-    VersionStatus,
-)
+from orchestration.ledger.tables import DatasetVersion, LegalHold, PurgeCertificate, RefusedDelivery
 from orchestration.retention.certificates import close_purge, new_certificate
 from orchestration.retention.inventory import (
     Locations,
@@ -45,6 +37,7 @@ from orchestration.retention.reconcile import (
 )
 from orchestration.steward import Steward
 from orchestration.store.backends import ObjectBackend
+from orchestration.vocabulary import IncidentKind, PurgeKind, VersionStatus
 
 if TYPE_CHECKING:
     from orchestration.retention.sweep import Sweeper, SweepReport

@@ -25,9 +25,9 @@ from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.durations import parse_duration
 from orchestration.declarations.models import DISTRICT_DEFAULTS_FILE, MIN_ORPHAN_GRACE, AnchorKind
 from orchestration.errors import BadInput
-from orchestration.ledger.tables import VersionStatus
 from orchestration.retention.deadlines import partition_deadline
 from orchestration.retention.plan import Hold
+from orchestration.vocabulary import VersionStatus
 
 LANDING = "landing"
 STORE = "store"

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 from orchestration.declarations.models import AnchorKind
 from orchestration.errors import IntegrityError, KeyMissing, NotFound
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import BackupCopy, DatasetVersion, LegalHold, VersionStatus
+from orchestration.ledger.tables import BackupCopy, DatasetVersion, LegalHold
 from orchestration.retention.plan import Hold, RetentionState, VersionRecord
 from orchestration.steward import Steward
 from orchestration.store.versions import NO_PARTITION, SETTLED
+from orchestration.vocabulary import VersionStatus
 
 READER = "retention sweep"
 

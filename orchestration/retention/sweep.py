@@ -40,13 +40,10 @@ from orchestration.ledger.locks import HEARTBEAT, STALE, Held, LockBusy, ledger_
 from orchestration.ledger.tables import (
     DatasetVersion,
     Incident,
-    IncidentKind,
     PurgeCertificate,
     PurgeIntent,
-    PurgeKind,
     RetentionDeadline,
     RetiredDataset,
-    VersionStatus,
 )
 from orchestration.retention.certificates import close_purge, new_certificate
 from orchestration.retention.inventory import purge_locations
@@ -63,6 +60,7 @@ from orchestration.retention.state import READER, load_state, version_records
 from orchestration.steward import Produced, Steward
 from orchestration.store.backends import ObjectBackend, PurgeIncomplete
 from orchestration.store.frames import encode
+from orchestration.vocabulary import IncidentKind, PurgeKind, VersionStatus
 
 LOCK = "retention_sweep"
 ROUNDS = 3  # delete -> verify rounds before a purge that keeps finding new copies is an incident

@@ -33,17 +33,12 @@ from orchestration.errors import (
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
 from orchestration.ledger.intents import last_intent_id, lock_partition, refuse_if_purging
-from orchestration.ledger.tables import (
-    DatasetVersion,
-    QualityResult,
-    VersionInput,
-    VersionStatus,
-    Waiver,
-)
+from orchestration.ledger.tables import DatasetVersion, QualityResult, VersionInput, Waiver
 from orchestration.store.backends import ObjectBackend
 from orchestration.store.crypto import open_sealed, seal, sha256
 from orchestration.store.frames import EncodedFrame, decode
 from orchestration.store.keys import KeyStore
+from orchestration.vocabulary import VersionStatus
 
 NO_PARTITION = ""
 SETTLED = (VersionStatus.PROMOTED, VersionStatus.QUARANTINED)

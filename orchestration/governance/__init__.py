@@ -1,0 +1,1 @@
+"""Governance actions operators take on the ledger: waive, hold, release, retire."""

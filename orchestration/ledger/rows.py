@@ -1,0 +1,69 @@
+"""Table rows to domain records: the ledger's one way out (``orchestration/records.py``).
+
+Repository functions in ``ledger/`` convert here before returning, inside their session, so
+a record never lazily loads or writes anything."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, TypeVar
+
+from orchestration import records
+from orchestration.ledger import tables
+from orchestration.vocabulary import IncidentKind, PurgeKind, VersionStatus
+
+R = TypeVar("R")
+
+
+def _fields(cls: type[R], row: Any, **overrides: Any) -> R:
+    values = {
+        f.name: getattr(row, f.name)
+        for f in dataclasses.fields(cls)  # type: ignore[arg-type]
+        if f.name not in overrides
+    }
+    return cls(**values, **overrides)
+
+
+def backup_copy(row: tables.BackupCopy) -> records.BackupCopy:
+    return _fields(records.BackupCopy, row)
+
+
+def version(row: tables.DatasetVersion) -> records.Version:
+    return _fields(
+        records.Version,
+        row,
+        status=VersionStatus(row.status),
+        backups=tuple(backup_copy(b) for b in row.backups),
+    )
+
+
+def restore(row: tables.Restore) -> records.Restore:
+    return _fields(records.Restore, row)
+
+
+def quality_result(row: tables.QualityResult) -> records.QualityResult:
+    return _fields(records.QualityResult, row)
+
+
+def waiver(row: tables.Waiver) -> records.Waiver:
+    return _fields(records.Waiver, row)
+
+
+def hold(row: tables.LegalHold) -> records.Hold:
+    return _fields(records.Hold, row)
+
+
+def certificate(row: tables.PurgeCertificate) -> records.Certificate:
+    return _fields(records.Certificate, row, kind=PurgeKind(row.kind))
+
+
+def incident(row: tables.Incident) -> records.Incident:
+    return _fields(records.Incident, row, kind=IncidentKind(row.kind))
+
+
+def deadline(row: tables.RetentionDeadline) -> records.Deadline:
+    return _fields(records.Deadline, row)
+
+
+def refused_delivery(row: tables.RefusedDelivery) -> records.RefusedDelivery:
+    return _fields(records.RefusedDelivery, row)

@@ -1,0 +1,204 @@
+"""Domain records: what the ledger knows, as frozen values that cross module boundaries.
+
+The ledger's repository functions (``orchestration/ledger/``) return these, never table rows,
+so the store, the sweep, the CLI, the Dagster adapter and the reports share one shape and
+nothing outside ``ledger/`` can change the database by touching an attribute. Records hold
+identifiers, hashes, counts, column names and actors: never a dataset value (invariant 1).
+
+``as_json`` is the one place a record becomes JSON, for the CLI, the UI metadata and reports.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from orchestration.vocabulary import IncidentKind, PurgeKind, VersionStatus
+
+
+@dataclass(frozen=True)
+class BackupCopy:
+    """One copy of a promoted version on a backup target (C5.4-3), at the location recorded
+    when it was written (a re-pointed target does not move it)."""
+
+    id: int
+    version_id: int
+    target: str
+    location: str
+    object_version_id: str | None
+    checksum: str
+    created_at: datetime
+    verified_at: datetime | None
+    verify_status: str | None
+
+
+@dataclass(frozen=True)
+class Version:
+    """One immutable materialization of a dataset partition (C5.5-2). ``partition`` is the
+    day (YYYY-MM-DD) or ``NO_PARTITION`` for an unpartitioned dataset."""
+
+    id: int
+    dataset: str
+    partition: str
+    number: int
+    status: VersionStatus
+    object_key: str
+    checksum: str
+    content_hash: str
+    row_count: int
+    byte_size: int
+    column_schema: dict[str, Any]
+    sources: dict[str, Any]
+    key_id: str
+    declaration_revision: str
+    run_id: str | None
+    actor: str
+    created_at: datetime
+    promoted_at: datetime | None
+    status_reason: str | None
+    purged_at: datetime | None
+    purge_certificate_id: int | None
+    backups: tuple[BackupCopy, ...] = ()
+
+    @property
+    def label(self) -> str:
+        """How messages name it: dataset, partition and number, never a value."""
+        part = f" partition {self.partition}" if self.partition else ""
+        return f"{self.dataset}{part} version {self.number}"
+
+
+@dataclass(frozen=True)
+class Restore:
+    """A version brought back from a backup copy (C5.5-3)."""
+
+    id: int
+    version_id: int
+    backup_copy_id: int
+    actor: str
+    restored_at: datetime
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """One dimension of one version's quality suite (C5.5-1): counts and percentages only."""
+
+    id: int
+    version_id: int
+    dimension: str
+    status: str
+    evaluated: int
+    passed: int
+    conforming_percent: float | None
+    checks: dict[str, Any]
+    suite_name: str
+    suite_revision: str
+    evaluated_at: datetime
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An operator's decision to let readers use a quarantined version until ``expires_at``
+    (C5.5-4)."""
+
+    id: int
+    version_id: int
+    reason: str
+    actor: str
+    granted_at: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A legal hold: suspends purging of a dataset, or one partition of it (C5.2-11)."""
+
+    id: int
+    dataset: str
+    partition: str | None
+    reason: str
+    actor: str
+    placed_at: datetime
+    until: datetime | None
+    released_at: datetime | None
+    released_by: str | None
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Evidence of one irrecoverable purge (C5.2-11): what, where, why, and how it was
+    verified. Names datasets, partitions, versions, object counts and key ids only."""
+
+    id: int
+    kind: PurgeKind
+    dataset: str
+    partitions: dict[str, Any]
+    row_count: int | None
+    versions: dict[str, Any]
+    removed: dict[str, Any]
+    keys_destroyed: dict[str, Any]
+    policy: str | None
+    deadline: datetime | None
+    executed_at: datetime
+    actor: str
+    verification: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Incident:
+    """Something the governance committee is told about (C4.1-3)."""
+
+    id: int
+    at: datetime
+    kind: IncidentKind
+    dataset: str | None
+    partition: str | None
+    detail: dict[str, Any]
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """The computed retention deadline of one dataset partition (C5.2-11)."""
+
+    dataset: str
+    partition: str
+    policy: str
+    deadline: datetime | None
+    basis: str
+    overdue_rows: int | None
+    computed_at: datetime
+
+
+@dataclass(frozen=True)
+class RefusedDelivery:
+    """A provider file ingest refused (C5.2-2); the reason names columns and counts only."""
+
+    id: int
+    dataset: str
+    partition: str
+    file: str
+    sha256: str
+    reason: str
+    refused_at: datetime
+    actor: str
+    run_id: str | None
+    purge_certificate_id: int | None
+
+
+def as_json(record: Any) -> Any:
+    """A record (or a list, tuple or dict of them) as JSON-ready values: instants in ISO 8601
+    UTC, enums as their value, nested records as objects."""
+    if dataclasses.is_dataclass(record) and not isinstance(record, type):
+        return {f.name: as_json(getattr(record, f.name)) for f in dataclasses.fields(record)}
+    if isinstance(record, datetime):
+        return record.isoformat()
+    if isinstance(record, Enum):
+        return record.value
+    if isinstance(record, dict):
+        return {str(k): as_json(v) for k, v in record.items()}
+    if isinstance(record, list | tuple):
+        return [as_json(v) for v in record]
+    return record
