@@ -580,7 +580,7 @@ HOT_SPOTS = (
     ("orchestration/declarations/rules.py", "_city_os_reaching_personal_rail_os"),
     ("orchestration/declarations/rules.py", "_city_os_reaching_rail_os_indirectly"),
     ("orchestration/declarations/rules.py", "_ancestors"),
-    ("orchestration/quality/suites.py", "suite_problems"),
+    ("orchestration/declarations/suites.py", "suite_problems"),
     ("orchestration/declarations/loader.py", "_resolve_transform"),
     ("orchestration/defs/build.py", "build_definitions"),
     ("orchestration/defs/jobs.py", "build_jobs"),

@@ -11,7 +11,7 @@ from orchestration.declarations.models import DatasetDeclaration, DistrictDefaul
 from orchestration.errors import NotFound
 
 if TYPE_CHECKING:
-    from orchestration.quality.suites import SuiteFile
+    from orchestration.declarations.suites import SuiteFile
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,8 @@ from orchestration.declarations.models import (
     RetentionPolicy,
 )
 from orchestration.declarations.rules import check_rules
+from orchestration.declarations.suites import SuiteFile, suite_problems
 from orchestration.errors import DeclarationErrors
-from orchestration.quality.suites import SuiteFile, suite_problems
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -33,6 +33,39 @@ M = TypeVar("M", bound=BaseModel)
 def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> Catalog:
     """Load ``assets/``, ``retention_policies/`` and ``quality_suites/`` under ``project_root``."""
     problems: list[str] = []
+    datasets = _datasets(project_root, problems)
+    district = _district(project_root, problems)
+    policies = _policies(project_root, problems)
+    suite_files = _yaml_files(project_root / "quality_suites", problems)
+    suites = _suites(suite_files, project_root, problems)
+
+    where = {key: _rel(path, project_root) for key, (_, path, _) in datasets.items()}
+    decls = {key: d for key, (d, _, _) in datasets.items()}
+    # A suite file that failed to parse has its own problem: do not also call it missing.
+    present = set(suites) | {p.stem for p in suite_files}
+    problems += check_rules(decls, where, policies, present, backup_targets)
+    problems += _suite_pairing_problems(decls, where, suites, project_root)
+    transforms = {
+        key: _resolve_transform(decl, where[key], project_root, problems)
+        for key, decl in decls.items()
+    }
+    if problems:
+        raise DeclarationErrors(problems)
+    return Catalog(
+        datasets={
+            key: DeclaredDataset(decl, path, revision, transforms[key])
+            for key, (decl, path, revision) in sorted(datasets.items())
+        },
+        policies=policies,
+        suites=suites,
+        district=district,
+    )
+
+
+def _datasets(
+    project_root: Path, problems: list[str]
+) -> dict[str, tuple[DatasetDeclaration, Path, str]]:
+    """Every dataset declaration, each in ``assets/<zone>/<name>.yaml`` and declared once."""
     datasets: dict[str, tuple[DatasetDeclaration, Path, str]] = {}
     for path in _yaml_files(project_root / "assets", problems):
         parsed = _parse(path, DatasetDeclaration, project_root, problems)
@@ -47,9 +80,12 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             problems.append(f"{where}: field key: {decl.key!r} is declared twice")
         else:
             datasets[decl.key] = (decl, path, revision)
+    return datasets
 
+
+def _policies(project_root: Path, problems: list[str]) -> dict[str, RetentionPolicy]:
+    """Every retention policy, named as its file (the district defaults file apart)."""
     policies: dict[str, RetentionPolicy] = {}
-    district = _district(project_root, problems)
     for path in _yaml_files(project_root / "retention_policies", problems):
         if path == project_root / "retention_policies" / DISTRICT_DEFAULTS_FILE:
             continue
@@ -67,9 +103,14 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             )
         else:
             policies[policy.name] = policy
+    return policies
 
+
+def _suites(
+    suite_files: list[Path], project_root: Path, problems: list[str]
+) -> dict[str, DeclaredSuite]:
+    """Every quality suite, named as its file."""
     suites: dict[str, DeclaredSuite] = {}
-    suite_files = _yaml_files(project_root / "quality_suites", problems)
     for path in suite_files:
         parsed_suite = _parse(path, SuiteFile, project_root, problems)
         if parsed_suite is None:
@@ -85,12 +126,18 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             )
         else:
             suites[suite.name] = DeclaredSuite(suite, path, revision)
+    return suites
 
-    where = {key: _rel(path, project_root) for key, (_, path, _) in datasets.items()}
-    decls = {key: d for key, (d, _, _) in datasets.items()}
-    # A suite file that failed to parse has its own problem: do not also call it missing.
-    present = set(suites) | {p.stem for p in suite_files}
-    problems += check_rules(decls, where, policies, present, backup_targets)
+
+def _suite_pairing_problems(
+    decls: dict[str, DatasetDeclaration],
+    where: dict[str, str],
+    suites: dict[str, DeclaredSuite],
+    project_root: Path,
+) -> list[str]:
+    """Each dataset's suite is its own, each suite has its dataset, and each suite's
+    expectations fit that dataset's columns (C5.5-1)."""
+    problems: list[str] = []
     for key, decl in decls.items():
         named = suites.get(decl.quality_suite or "")
         if named is not None and named.suite.dataset != key:
@@ -110,22 +157,7 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
             f"{_rel(declared.path, project_root)}: field {field}: {text}"
             for field, text in suite_problems(declared.suite, decl, decls)
         ]
-
-    transforms: dict[str, Callable[..., Any] | None] = {}
-    for key, decl in decls.items():
-        transforms[key] = _resolve_transform(decl, where[key], project_root, problems)
-
-    if problems:
-        raise DeclarationErrors(problems)
-    return Catalog(
-        datasets={
-            key: DeclaredDataset(decl, path, revision, transforms[key])
-            for key, (decl, path, revision) in sorted(datasets.items())
-        },
-        policies=policies,
-        suites=suites,
-        district=district,
-    )
+    return problems
 
 
 def _district(project_root: Path, problems: list[str]) -> DistrictDefaults | None:

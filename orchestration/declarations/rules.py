@@ -112,6 +112,10 @@ def _ascii_prototypes() -> dict[str, str]:
     return mapping
 
 
+Problem = tuple[str, str]
+"""(field, text): one rule broken by one declaration."""
+
+
 def check_rules(
     decls: dict[str, DatasetDeclaration],
     where: dict[str, str],
@@ -119,121 +123,180 @@ def check_rules(
     suites: set[str],
     backup_targets: set[str] | None,
 ) -> list[str]:
+    """Every problem of every declaration, each naming its file and field, then the problems
+    of the lineage graph as a whole."""
     problems: list[str] = []
     for key, d in decls.items():
-        here = where[key]
+        found = [
+            *_production_problems(d, decls),
+            *_reference_problems(d, suites, backup_targets),
+            *_personal_data_problems(d, policies, decls),
+            *_column_problems(d),
+            *_terms_problems(d),
+        ]
+        problems += [f"{where[key]}: field {field}: {text}" for field, text in found]
+    problems += _cycles(decls, where)
+    problems += _city_os_reaching_personal_rail_os(decls, where)
+    problems += _city_os_reaching_rail_os_indirectly(decls, where)
+    return problems
 
-        def problem(field: str, text: str, here: str = here) -> None:
-            problems.append(f"{here}: field {field}: {text}")
 
-        # How the dataset is produced: exactly one of landing, or upstream + transform.
-        if d.is_ingest and (d.upstream or d.transform):
-            problem(
+def _production_problems(
+    d: DatasetDeclaration, decls: dict[str, DatasetDeclaration]
+) -> list[Problem]:
+    """How the dataset is produced: exactly one of landing, or upstream + transform; data
+    flows one way, Railway OS to City OS (C3.3-3)."""
+    problems: list[Problem] = []
+    if d.is_ingest and (d.upstream or d.transform):
+        problems.append(
+            (
                 "landing",
                 "an ingest dataset reads its landing folder only; "
                 "remove upstream/transform or landing",
             )
-        if not d.is_ingest and not (d.upstream and d.transform):
-            problem(
+        )
+    if not d.is_ingest and not (d.upstream and d.transform):
+        problems.append(
+            (
                 "transform",
                 "a derived dataset needs both upstream and transform "
                 "(or declare landing for an ingest dataset)",
             )
-
-        for i, up in enumerate(d.upstream):
-            if up not in decls:
-                problem(f"upstream.{i}", f"unknown dataset {up!r}")
-            elif d.zone is Zone.RAIL_OS and decls[up].zone is Zone.CITY_OS:
-                problem(
+        )
+    for i, up in enumerate(d.upstream):
+        if up not in decls:
+            problems.append((f"upstream.{i}", f"unknown dataset {up!r}"))
+        elif d.zone is Zone.RAIL_OS and decls[up].zone is Zone.CITY_OS:
+            problems.append(
+                (
                     f"upstream.{i}",
                     f"data flows one way, Railway OS to City OS: {up!r} "
                     "(city_os) cannot feed a rail_os dataset (C3.3-3)",
                 )
-        if d.quality_suite is None:
-            problem(
+            )
+    return problems
+
+
+def _reference_problems(
+    d: DatasetDeclaration, suites: set[str], backup_targets: set[str] | None
+) -> list[Problem]:
+    """The quality suite (C5.5-1) and backup target a declaration names exist."""
+    problems: list[Problem] = []
+    if d.quality_suite is None:
+        problems.append(
+            (
                 "quality_suite",
                 "every dataset names its quality suite, whose checks "
                 "confirm accuracy, completeness and consistency (C5.5-1)",
             )
-        elif d.quality_suite not in suites:
-            problem("quality_suite", f"no suite file quality_suites/{d.quality_suite}.yaml")
-        if backup_targets is not None and d.backup.target not in backup_targets:
-            problem(
+        )
+    elif d.quality_suite not in suites:
+        problems.append(("quality_suite", f"no suite file quality_suites/{d.quality_suite}.yaml"))
+    if backup_targets is not None and d.backup.target not in backup_targets:
+        problems.append(
+            (
                 "backup.target",
                 f"unknown backup target {d.backup.target!r} "
                 f"(configured: {', '.join(sorted(backup_targets))})",
             )
+        )
+    return problems
 
-        if d.zone is Zone.CITY_OS and d.classification.holds_personal_data:
-            problem(
+
+def _personal_data_problems(
+    d: DatasetDeclaration,
+    policies: dict[str, RetentionPolicy],
+    decls: dict[str, DatasetDeclaration],
+) -> list[Problem]:
+    """Personal data stays out of City OS (C5.2-5), has a consent basis (C5.1-1) and a
+    retention policy that serves its classification (C5.2-11)."""
+    problems: list[Problem] = []
+    kind = d.classification.value
+    if d.zone is Zone.CITY_OS and d.classification.holds_personal_data:
+        problems.append(
+            (
                 "classification",
-                f"{d.classification.value} data is never stored in "
-                "City OS; aggregate or anonymize first (C5.2-5)",
+                f"{kind} data is never stored in City OS; aggregate or anonymize first (C5.2-5)",
             )
-        if d.classification.holds_personal_data:
-            if d.retention_policy is None:
-                problem(
-                    "retention_policy",
-                    f"{d.classification.value} data needs a retention policy (C5.2-11)",
-                )
-            if not d.provider.consent_or_anonymization_confirmed:
-                problem(
+        )
+    if d.classification.holds_personal_data:
+        if d.retention_policy is None:
+            problems.append(("retention_policy", f"{kind} data needs a retention policy (C5.2-11)"))
+        if not d.provider.consent_or_anonymization_confirmed:
+            problems.append(
+                (
                     "provider.consent_or_anonymization_confirmed",
                     "personal data may be "
                     "acquired only once the provider's consent basis is confirmed (C5.1-1)",
                 )
-        if d.retention_policy is not None:
-            policy = policies.get(d.retention_policy)
-            if policy is None:
-                problem("retention_policy", f"unknown policy {d.retention_policy!r}")
-            elif d.classification not in policy.classifications:
-                problem(
-                    "retention_policy",
-                    f"policy {policy.name!r} does not serve {d.classification.value} data",
-                )
-            else:
-                for text in _anchor_problems(policy, d, decls):
-                    problem("retention_policy", text)
+            )
+    if d.retention_policy is not None:
+        policy = policies.get(d.retention_policy)
+        if policy is None:
+            problems.append(("retention_policy", f"unknown policy {d.retention_policy!r}"))
+        elif d.classification not in policy.classifications:
+            problems.append(
+                ("retention_policy", f"policy {policy.name!r} does not serve {kind} data")
+            )
+        else:
+            problems += [("retention_policy", t) for t in _anchor_problems(policy, d, decls)]
+    return problems
 
-        if d.special_care_categories:
-            problem(
+
+def _column_problems(d: DatasetDeclaration) -> list[Problem]:
+    """No special care-required information (C5.2-4), by category or by column name, and no
+    column declared twice."""
+    problems: list[Problem] = []
+    if d.special_care_categories:
+        problems.append(
+            (
                 "special_care_categories",
                 "special care-required personal information is never acquired (C5.2-4)",
             )
-        for i, col in enumerate(d.columns):
-            if looks_special_care(col.name):
-                shown = reads_as(col.name)
-                reading = "" if shown == col.name else f" (it reads as {shown!r})"
-                problem(
+        )
+    for i, col in enumerate(d.columns):
+        if looks_special_care(col.name):
+            shown = reads_as(col.name)
+            reading = "" if shown == col.name else f" (it reads as {shown!r})"
+            problems.append(
+                (
                     f"columns.{i}.name",
                     f"{col.name!r}{reading} looks like a special-care name: special "
                     "care-required personal information is never acquired (C5.2-4)",
                 )
-        names = [c.name for c in d.columns]
-        for dup in sorted({n for n in names if names.count(n) > 1}):
-            problem("columns", f"column {dup!r} is declared twice")
+            )
+    names = [c.name for c in d.columns]
+    problems += [
+        ("columns", f"column {dup!r} is declared twice")
+        for dup in sorted({n for n in names if names.count(n) > 1})
+    ]
+    return problems
 
-        if d.classification is Classification.CONFIDENTIAL and d.confidential is None:
-            problem(
+
+def _terms_problems(d: DatasetDeclaration) -> list[Problem]:
+    """Confidential terms (C5.3-1, C5.3-2) and a license for a protected work (C5.6-1)."""
+    problems: list[Problem] = []
+    if d.classification is Classification.CONFIDENTIAL and d.confidential is None:
+        problems.append(
+            (
                 "confidential",
                 "confidential data declares the provider's permitted "
                 "purposes and disclosure scope (C5.3-1)",
             )
-        if d.confidential is not None:
-            outside = sorted(set(d.purposes) - set(d.confidential.permitted_purposes))
-            if outside:
-                problem(
-                    "purposes", f"outside the provider's permitted purposes: {outside} (C5.3-2)"
-                )
-        if d.copyright is not None and d.copyright.protected and not d.copyright.license:
-            problem(
+        )
+    if d.confidential is not None:
+        outside = sorted(set(d.purposes) - set(d.confidential.permitted_purposes))
+        if outside:
+            problems.append(
+                ("purposes", f"outside the provider's permitted purposes: {outside} (C5.3-2)")
+            )
+    if d.copyright is not None and d.copyright.protected and not d.copyright.license:
+        problems.append(
+            (
                 "copyright.license",
                 "a protected work needs a license before it can be materialized (C5.6-1)",
             )
-
-    problems += _cycles(decls, where)
-    problems += _city_os_reaching_personal_rail_os(decls, where)
-    problems += _city_os_reaching_rail_os_indirectly(decls, where)
+        )
     return problems
 
 

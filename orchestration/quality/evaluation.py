@@ -21,7 +21,7 @@ from typing import Any
 import pandas as pd
 
 from orchestration.declarations.models import Classification
-from orchestration.quality.suites import (
+from orchestration.declarations.suites import (
     COUNT_OBSERVATIONS,
     Dimension,
     ExpectationEntry,

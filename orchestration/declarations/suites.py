@@ -1,4 +1,6 @@
-"""Quality suites as files: ``quality_suites/<zone>.<name>.yaml``, one per dataset.
+"""Quality suites as files: ``quality_suites/<zone>.<name>.yaml``, one per dataset, declared
+beside the datasets they check (a governance committee reviews both). Quality evaluation
+(``orchestration/quality/``) reads these models; declarations never import quality code.
 
 The file has the shape of a Great Expectations 1.x suite (``name``, ``expectations`` with
 ``type``, ``kwargs``, ``severity``, ``meta``) and round-trips to ``gx.ExpectationSuite``. Every
@@ -35,6 +37,7 @@ class Severity(StrEnum):
 
 
 REFERENCE_CHECK = "expect_column_values_to_exist_in_dataset"
+REFERENCE_KWARGS = frozenset({"columns", "dataset", "dataset_columns"})
 
 # The GX expectation types a suite may use, with the kwargs that name columns. Keeping the list
 # explicit lets ``steward check`` validate suites without importing GX (which is slow).
@@ -147,31 +150,12 @@ def suite_problems(
     for i, entry in enumerate(suite.expectations):
         where = f"expectations.{i}"
         if entry.type == REFERENCE_CHECK:
-            kw = entry.kwargs
-            if set(kw) != {"columns", "dataset", "dataset_columns"}:
+            if set(entry.kwargs) != REFERENCE_KWARGS:
                 problems.append(
                     (f"{where}.kwargs", "needs exactly columns, dataset and dataset_columns")
                 )
                 continue
-            if len(kw["columns"]) != len(kw["dataset_columns"]) or not kw["columns"]:
-                problems.append((f"{where}.kwargs", "columns and dataset_columns pair up"))
-            target = decls.get(kw["dataset"])
-            if target is None:
-                problems.append((f"{where}.kwargs.dataset", f"unknown dataset {kw['dataset']!r}"))
-            elif target.key not in decl.upstream:
-                # Only an upstream dataset is sure to be there, readable, when this one is made.
-                problems.append(
-                    (
-                        f"{where}.kwargs.dataset",
-                        f"{target.key} is not an upstream dataset of {decl.key}",
-                    )
-                )
-            else:
-                problems += [
-                    (f"{where}.kwargs.dataset_columns", f"{target.key} has no column {c!r}")
-                    for c in kw["dataset_columns"]
-                    if target.column(c) is None
-                ]
+            problems += _reference_check_problems(where, entry, decl, decls)
         elif entry.type not in GX_TYPES:
             problems.append((f"{where}.type", f"unsupported expectation type {entry.type!r}"))
             continue
@@ -180,6 +164,47 @@ def suite_problems(
             for c in entry.columns()
             if c not in declared
         ]
+    problems += _repeat_problems(suite)
+    covered = {e.meta.dimension for e in suite.expectations}
+    problems += [
+        ("expectations", f"no expectation checks {dim.value} (C5.5-1)")
+        for dim in Dimension
+        if dim not in covered
+    ]
+    return problems
+
+
+def _reference_check_problems(
+    where: str,
+    entry: ExpectationEntry,
+    decl: DatasetDeclaration,
+    decls: dict[str, DatasetDeclaration],
+) -> list[tuple[str, str]]:
+    """A cross-dataset check names an upstream dataset and columns it has."""
+    kw = entry.kwargs
+    problems: list[tuple[str, str]] = []
+    if len(kw["columns"]) != len(kw["dataset_columns"]) or not kw["columns"]:
+        problems.append((f"{where}.kwargs", "columns and dataset_columns pair up"))
+    target = decls.get(kw["dataset"])
+    if target is None:
+        problems.append((f"{where}.kwargs.dataset", f"unknown dataset {kw['dataset']!r}"))
+    elif target.key not in decl.upstream:
+        # Only an upstream dataset is sure to be there, readable, when this one is made.
+        problems.append(
+            (f"{where}.kwargs.dataset", f"{target.key} is not an upstream dataset of {decl.key}")
+        )
+    else:
+        problems += [
+            (f"{where}.kwargs.dataset_columns", f"{target.key} has no column {c!r}")
+            for c in kw["dataset_columns"]
+            if target.column(c) is None
+        ]
+    return problems
+
+
+def _repeat_problems(suite: SuiteFile) -> list[tuple[str, str]]:
+    """Repeated ids, and expectations GX would keep only one of (same type and columns)."""
+    problems: list[tuple[str, str]] = []
     first_with_id: dict[str, int] = {}
     for i, entry in enumerate(suite.expectations):
         if entry.id is not None:
@@ -198,10 +223,4 @@ def suite_problems(
                     f"repeats expectations.{first} (same type and columns); merge them",
                 )
             )
-    covered = {e.meta.dimension for e in suite.expectations}
-    problems += [
-        ("expectations", f"no expectation checks {dim.value} (C5.5-1)")
-        for dim in Dimension
-        if dim not in covered
-    ]
     return problems
