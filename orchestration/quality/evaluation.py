@@ -28,9 +28,9 @@ from orchestration.declarations.suites import (
     Severity,
     SuiteFile,
 )
+from orchestration.vocabulary import CheckStatus
 
 SENSITIVE = {Classification.PERSONAL, Classification.PSEUDONYMIZED, Classification.CONFIDENTIAL}
-PASSED, FAILED, WARNING, ERROR, NOT_EVALUATED = "passed", "failed", "warning", "error", "skipped"
 WITHHELD = "its message is withheld because it may quote a data value"
 
 # Loads the readable table of another dataset for a reference check: (dataset) -> frame.
@@ -67,7 +67,7 @@ class DimensionResult:
 
     @property
     def blocks(self) -> bool:
-        return self.status in (FAILED, ERROR)
+        return self.status in (CheckStatus.FAILED, CheckStatus.ERROR)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "blocks": self.blocks}
@@ -89,7 +89,7 @@ def evaluate(
         crashed = type(exc).__name__
     if crashed is not None:
         error = f"GX raised {crashed}; {WITHHELD}"
-        checks = [CheckResult(**_base(e), status=ERROR, error=error) for e in entries]
+        checks = [CheckResult(**_base(e), status=CheckStatus.ERROR, error=error) for e in entries]
     checks += [_run_reference(e, frame, references) for e in suite.reference_entries()]
     return summarize(checks)
 
@@ -100,18 +100,18 @@ def summarize(checks: Iterable[CheckResult]) -> list[DimensionResult]:
         by_dim[check.dimension].append(check)
     results = []
     for dim, items in by_dim.items():
-        evaluated = [c for c in items if c.status != NOT_EVALUATED]
+        evaluated = [c for c in items if c.status != CheckStatus.NOT_EVALUATED]
         blocking = [c for c in evaluated if c.severity == Severity.CRITICAL]
         if not evaluated:
-            status = NOT_EVALUATED
-        elif any(c.status == ERROR for c in evaluated):
-            status = ERROR
-        elif any(c.status == FAILED for c in blocking):
-            status = FAILED
-        elif any(c.status == FAILED for c in evaluated):
-            status = WARNING
+            status = CheckStatus.NOT_EVALUATED
+        elif any(c.status == CheckStatus.ERROR for c in evaluated):
+            status = CheckStatus.ERROR
+        elif any(c.status == CheckStatus.FAILED for c in blocking):
+            status = CheckStatus.FAILED
+        elif any(c.status == CheckStatus.FAILED for c in evaluated):
+            status = CheckStatus.WARNING
         else:
-            status = PASSED
+            status = CheckStatus.PASSED
         scores = [check_score(c) for c in evaluated]
         conforming = round(min(scores), 3) if scores else None
         results.append(
@@ -119,7 +119,7 @@ def summarize(checks: Iterable[CheckResult]) -> list[DimensionResult]:
                 dim,
                 status,
                 len(evaluated),
-                sum(c.status == PASSED for c in evaluated),
+                sum(c.status == CheckStatus.PASSED for c in evaluated),
                 conforming,
                 items,
             )
@@ -131,9 +131,9 @@ def check_score(check: CheckResult) -> float:
     """How much of the data conforms, as the check sees it: 100 for a pass (rows a ``mostly``
     threshold tolerates included), the conforming rows of a failed row-level check, 0 for a
     failed table-level check or an error."""
-    if check.status == PASSED:
+    if check.status == CheckStatus.PASSED:
         return 100.0
-    if check.status == FAILED and check.unexpected_percent is not None:
+    if check.status == CheckStatus.FAILED and check.unexpected_percent is not None:
         return 100.0 - check.unexpected_percent
     return 0.0
 
@@ -209,13 +209,13 @@ def _gx_outcome(entry: ExpectationEntry, res: Any, sensitive: bool) -> CheckResu
     base = _base(entry)
     error = _error_of(res.exception_info)
     if error is not None:
-        return CheckResult(**base, status=ERROR, error=_safe_error(error))
+        return CheckResult(**base, status=CheckStatus.ERROR, error=_safe_error(error))
     r = res.result or {}
     observed = r.get("observed_value")
     keep = (not sensitive or entry.type in COUNT_OBSERVATIONS) and _is_scalar(observed)
     return CheckResult(
         **base,
-        status=PASSED if res.success else FAILED,
+        status=CheckStatus.PASSED if res.success else CheckStatus.FAILED,
         element_count=_int(r.get("element_count")),
         unexpected_count=_int(r.get("unexpected_count")),
         unexpected_percent=_float(r.get("unexpected_percent")),
@@ -249,11 +249,11 @@ def _run_reference(
     except Exception as exc:  # an unreadable reference is an error; its text may quote a value
         error = f"{type(exc).__name__}; {WITHHELD}"
     if error is not None:
-        return CheckResult(**base, status=ERROR, error=error)
+        return CheckResult(**base, status=CheckStatus.ERROR, error=error)
     total = len(left)
     return CheckResult(
         **base,
-        status=PASSED if missing == 0 else FAILED,
+        status=CheckStatus.PASSED if missing == 0 else CheckStatus.FAILED,
         element_count=total,
         unexpected_count=missing,
         unexpected_percent=round(100.0 * missing / total, 3) if total else 0.0,
