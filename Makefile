@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: demo test lint venv ui ui-fresh mutation
+.PHONY: demo test test-fast lint venv ui ui-fresh mutation
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# The unit tier alone (tests/unit): no server, no S3, no Dagster run; under a minute.
+test-fast: venv
+	$(BIN)/python -m pytest tests/unit -q
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

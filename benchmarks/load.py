@@ -583,7 +583,7 @@ HOT_SPOTS = (
     ("orchestration/declarations/suites.py", "suite_problems"),
     ("orchestration/declarations/loader.py", "_resolve_transform"),
     ("orchestration/defs/build.py", "build_definitions"),
-    ("orchestration/defs/jobs.py", "build_jobs"),
+    ("orchestration/defs/build.py", "assemble"),
     ("orchestration/defs/assets.py", "build_assets"),
     ("orchestration/defs/assets.py", "build_asset"),
     ("orchestration/defs/metadata.py", "declaration_metadata"),

@@ -8,7 +8,7 @@ with the partition's key) under ``objects/<dataset>/<partition>/<uuid>.cstw`` in
 and one backup copy in the backup bucket, with matching ledger rows (DatasetVersion,
 BackupCopy) inserted directly with SQLAlchemy into a temporary SQLite STEWARD_HOME.
 
-Then it times ``Sweeper(steward).run()`` as of a date after every deadline, and prints the wall
+Then it times ``steward.sweeper().run()`` as of a date after every deadline, and prints the wall
 time, the S3 requests the store and backup backends counted (``backend.requests``: list pages
 and delete batches), every HTTP request by operation (a botocore ``before-send`` hook), the
 minimum needed (per bucket: ceil(object versions / 1000) list pages + ceil(object versions /
@@ -185,7 +185,6 @@ def main() -> int:
 
     from orchestration.ledger.db import transaction
     from orchestration.ledger.tables import DatasetVersion
-    from orchestration.retention.sweep import Sweeper
     from orchestration.settings import Settings
     from orchestration.steward import Steward
     from orchestration.store.keys import data_keys
@@ -234,7 +233,7 @@ def main() -> int:
 
             backend.client.meta.events.register("before-send.s3", count)
 
-        sweeper = Sweeper(steward)
+        sweeper = steward.sweeper()
         profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
         if profiler is not None:

@@ -72,3 +72,28 @@ class TransformFailed(StewardError):
     """A dataset's transform raised. The message names the transform, dataset, partition,
     exception type and the transform's file and line, never the exception's own text, which may
     quote a value (invariant 1)."""
+
+
+class PurgeFailed(StewardError):
+    """A purge could not be completed or verified; nothing was marked purged."""
+
+
+class PurgeIncomplete(Exception):
+    """Some objects could not be deleted; the message names keys and error codes only."""
+
+
+class OrphansLeft(Exception):
+    """Something due was still there after the purge; nothing was certified."""
+
+
+class LocationUnreachable(StewardError):
+    """A backup location recorded for a copy cannot be parsed or reached: nothing there can be
+    purged or verified, so nothing is certified (C4.1-3)."""
+
+
+class LockBusy(StewardError):
+    """Another live process holds the lock."""
+
+
+class LockLost(StewardError):
+    """The lock was taken over while held (its heartbeat stalled): stop before changing more."""

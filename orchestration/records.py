@@ -188,6 +188,49 @@ class RefusedDelivery:
     purge_certificate_id: int | None
 
 
+@dataclass(frozen=True)
+class PurgeIntent:
+    """A purge under way (C5.2-11): recorded, with every version of the partition marked
+    ``purging``, before the first deletion; completed by the certificate that ends it."""
+
+    id: int
+    dataset: str
+    partition: str
+    kind: PurgeKind
+    sweep_id: str
+    policy: str | None
+    deadline: datetime | None
+    reason: str
+    started_at: datetime
+    completed_at: datetime | None
+    certificate_id: int | None
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """A version that is not purged, reduced to what it references: the sweep's inventory
+    reconciles objects, landing files and keys against these (C5.2-11)."""
+
+    id: int
+    dataset: str
+    partition: str
+    number: int
+    status: VersionStatus
+    created_at: datetime
+    object_key: str
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """A dataset whose service ended: purged by the certificate, never made again."""
+
+    dataset: str
+    retired_at: datetime
+    actor: str
+    certificate_id: int | None
+
+
 def as_json(record: Any) -> Any:
     """A record (or a list, tuple or dict of them) as JSON-ready values: instants in ISO 8601
     UTC, enums as their value, nested records as objects."""
@@ -202,3 +245,23 @@ def as_json(record: Any) -> Any:
     if isinstance(record, list | tuple):
         return [as_json(v) for v in record]
     return record
+
+
+def version_summary(version: Version) -> dict[str, Any]:
+    """A version as the CLI lists it and lineage shows it: identifiers, hash, row count, run,
+    actor and where its backup copies are (never a value)."""
+    return {
+        "dataset": version.dataset,
+        "partition": version.partition or None,
+        "version": version.number,
+        "status": str(version.status),
+        "content_hash": version.content_hash,
+        "rows": version.row_count,
+        "created_at": version.created_at.isoformat(),
+        "actor": version.actor,
+        "run_id": version.run_id,
+        "backups": [
+            {"target": c.target, "location": c.location, "object_version_id": c.object_version_id}
+            for c in version.backups
+        ],
+    }

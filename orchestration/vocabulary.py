@@ -1,7 +1,7 @@
 """The one vocabulary of city-steward: every status, kind and action the ledger records, the
 district time zone, the object-key layout and how a dataset key names a Dagster asset.
 
-Nothing else in ``orchestration/`` spells these as literals (``tests/unit/test_vocabulary.py``
+Nothing else in ``orchestration/`` spells these as literals (``tests/unit/test_architecture.py``
 greps for them), so a new status or kind is added here and nowhere else.
 """
 
@@ -107,6 +107,15 @@ def object_key(dataset: str, partition: str, object_id: str) -> str:
 def partition_of_segment(segment: str) -> str:
     """The ledger's partition for the day segment of an object key."""
     return NO_PARTITION if segment == _UNPARTITIONED_SEGMENT else segment
+
+
+def owner_of_object(key: str) -> tuple[str, str] | None:
+    """The (dataset, partition) whose prefix an object key lies under, or None for a key
+    outside the layout (``objects/<zone>/<name>/<day or _>/<file>``)."""
+    parts = key.split("/")
+    if len(parts) >= 5 and parts[0] == OBJECTS_ROOT:
+        return f"{parts[1]}/{parts[2]}", partition_of_segment(parts[3])
+    return None
 
 
 def asset_path(dataset: str) -> list[str]:

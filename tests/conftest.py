@@ -3,7 +3,10 @@ loopback (a separate process, spoken to over HTTP) and a PostgreSQL schema per t
 
 With STEWARD_TEST_PROFILE=production the ``settings`` fixture puts the ledger and the key store
 on PostgreSQL (a schema each) and the store and backups on S3 (a versioned bucket each): the
-tests marked ``integration`` then run on the production profile (CI does this).
+tests marked ``production_profile`` then run on the production profile (CI does this).
+
+Each test gets the marker of its tier from its folder: ``tests/unit`` (no server, no S3, no
+Dagster run: ``make test-fast``), ``tests/integration`` and ``tests/e2e``.
 """
 
 from __future__ import annotations
@@ -25,11 +28,35 @@ import pytest
 from support import new_bucket
 
 from orchestration.clock import FixedClock
+from orchestration.declarations.catalog import Catalog
+from orchestration.declarations.loader import load_catalog
 from orchestration.demo.providers import write_deliveries
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 
 PROJECT = Path(__file__).resolve().parent.parent
+TESTS = PROJECT / "tests"
+TIERS = ("unit", "integration", "e2e")
+# Fixtures that start or reach a server: a unit test never asks for one.
+SERVERS = {"s3_endpoint", "s3_bucket", "pg_url", "pg_keys_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its tier, named by the folder it lives in, so ``-m`` selects it;
+    a test in ``tests/unit`` that asks for a server is refused before anything runs."""
+    for item in items:
+        path = item.path.resolve()
+        parts = path.relative_to(TESTS).parts if path.is_relative_to(TESTS) else ()
+        if len(parts) > 1 and parts[0] in TIERS:
+            item.add_marker(parts[0])
+        servers = SERVERS & set(getattr(item, "fixturenames", ()))
+        if parts[:1] == ("unit",) and servers:
+            raise pytest.UsageError(
+                f"{item.nodeid} is a unit test but asks for {sorted(servers)}: "
+                "move it to tests/integration"
+            )
+
+
 DAYS = [date(2026, 11, 1), date(2026, 11, 2)]
 NOW = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
 
@@ -77,6 +104,12 @@ def settings(tmp_path: Path, deliveries: Path, request: pytest.FixtureRequest) -
 @pytest.fixture
 def steward(settings: Settings) -> Steward:
     return Steward(settings)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    """The real project's declarations, with the district's one backup target."""
+    return load_catalog(PROJECT, {"primary"})
 
 
 def _is_assets_module(name: str) -> bool:
@@ -211,9 +244,10 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
     from rich.console import Console
 
     from orchestration import cli
+    from orchestration.cli import render
 
-    monkeypatch.setattr(cli, "out", Console(soft_wrap=True, width=250))
-    monkeypatch.setattr(cli, "err", Console(stderr=True, soft_wrap=True, width=250))
+    monkeypatch.setattr(render, "out", Console(soft_wrap=True, width=250))
+    monkeypatch.setattr(render, "err", Console(stderr=True, soft_wrap=True, width=250))
 
     def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
         for name in list(os.environ):

@@ -1,5 +1,5 @@
-"""Builders of the planner's input, shared by the planner's unit tests (tests/test_plan_units.py)
-and the retention tests: plain records, no ledger."""
+"""Builders of the planner's input, shared by the planner's unit tests
+(tests/unit/test_plan_units.py) and the retention tests: plain records, no ledger."""
 
 from __future__ import annotations
 

@@ -1,9 +1,14 @@
-"""Helpers shared by several test modules (fixtures live in conftest.py)."""
+"""Helpers and assertions shared by several test modules (fixtures live in conftest.py).
+
+The house rules every tier checks the same way: bad input exits 2 naming what was wrong and
+never shows a traceback; a planted canary value never turns up where it must not (the scans
+report where, never the bytes); the audit log is looked up by action.
+"""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,10 +47,12 @@ def on_s3(
     return Steward(replace(settings, **changes))
 
 
-def audit_entries(steward: Steward, action: str) -> list[AuditEntry]:
-    """The audit log's entries of one action, oldest first."""
+def audit_entries(steward: Steward, action: str | None = None) -> list[AuditEntry]:
+    """The audit log's entries (of one action, if given), oldest first."""
+    query = select(AuditEntry).order_by(AuditEntry.seq)
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
     with transaction(steward.engine) as s:
-        query = select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq)
         return list(s.scalars(query))
 
 
@@ -54,6 +61,34 @@ def assert_audit_intact(steward: Steward) -> None:
     with transaction(steward.engine) as s:
         report = audit.verify(s)
     assert report.ok, report.problems
+
+
+def assert_bad_input(code: int, out: str, err: str, *names: str) -> None:
+    """Bad input: exit 2, a message on stderr naming each of ``names``, and no traceback."""
+    assert code == 2, (code, out, err)
+    assert "Traceback" not in out + err, err
+    for name in names:
+        assert name in err, (name, err)
+
+
+def canary(prefix: str = "CANARY-") -> str:
+    """A unique value to plant in a delivery: finding it anywhere it must not be is a leak."""
+    return f"{prefix}{uuid.uuid4().hex}"
+
+
+def holds(blob: bytes, *needles: bytes) -> bool:
+    """Whether any needle occurs in ``blob``; a plain bool, so a failing assertion never prints
+    the bytes (a key, a cell value)."""
+    return any(needle in blob for needle in needles)
+
+
+def files_holding(paths: Iterable[Path], *needles: bytes) -> list[Path]:
+    """The files among ``paths`` (a folder stands for every file under it) that hold a needle,
+    named by path only."""
+    files: list[Path] = []
+    for path in paths:
+        files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return [p for p in files if p.is_file() and holds(p.read_bytes(), *needles)]
 
 
 # libyaml when available: the suites are long and many tests rewrite a file or two.

@@ -1,7 +1,13 @@
-"""One Dagster asset per declared dataset, grouped by zone."""
+"""One Dagster asset per declared dataset, grouped by zone.
+
+The asset body does the work in plain sight: it reads its upstream versions through the
+store, computes, commits through the quality gate, and returns the version's materialization
+(metadata, data version) with one blocking check result per dimension. Upstreams are
+``deps``, so lineage stays in the graph while no dataset value passes through Dagster.
+"""
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Sequence
 from datetime import datetime
 
 from dagster import (
@@ -9,60 +15,65 @@ from dagster import (
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
-    AssetIn,
     AssetKey,
     AssetsDefinition,
     AutomationCondition,
     BetaWarning,
     DailyPartitionsDefinition,
     DataVersion,
+    MaterializeResult,
     MetadataValue,
-    Output,
     PreviewWarning,
     asset,
 )
+from sqlalchemy import Engine
 
-from orchestration.declarations.catalog import DeclaredDataset
-from orchestration.defs.metadata import declaration_metadata
-from orchestration.ledger.tables import DatasetVersion
-from orchestration.quality.ledger import results_for
-from orchestration.quality.suites import Dimension
+from orchestration.declarations.catalog import Catalog, DeclaredDataset
+from orchestration.declarations.suites import Dimension
+from orchestration.defs.metadata import declaration_metadata, version_metadata
+from orchestration.defs.resources import STEWARD
+from orchestration.ledger.quality import results_for
+from orchestration.records import QualityResult, Version
 from orchestration.steward import Steward
-from orchestration.store.versions import NO_PARTITION
+from orchestration.vocabulary import DISTRICT_ZONE, NO_PARTITION, CheckStatus, asset_path
 
-IO_MANAGER_KEY = "steward_store"
 # Declarative automation: a derived dataset follows its upstream, but only once every blocking
 # check of its upstream passed (C5.5-4, second layer). One object, shared by every asset.
 FOLLOW_UPSTREAM_ONCE_CHECKED = (
     AutomationCondition.eager() & AutomationCondition.all_deps_blocking_checks_passed()
 )
+# A dimension that passed, or only warned, does not block.
+NOT_BLOCKING = {CheckStatus.PASSED, CheckStatus.WARNING}
+NOT_FAILED = {CheckStatus.PASSED, CheckStatus.NOT_EVALUATED}
 
-# ``Output(data_version=...)`` is marked beta; the content hash is the data version we want.
+# ``data_version`` is marked beta; the content hash is the data version we want.
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*data_version.*")
 # Partitioned checks are a preview; they let each check result carry its partition in the UI.
 warnings.filterwarnings("ignore", category=PreviewWarning, message=".*partitions_def.*")
 
-
-def asset_key(dataset_key: str) -> AssetKey:
-    return AssetKey(dataset_key.split("/"))
-
-
-def input_name(dataset_key: str) -> str:
-    return dataset_key.replace("/", "__")
+DIMENSION_DOC = {
+    Dimension.ACCURACY: "Values are right: ranges, sets, formats, reference values (C5.5-1).",
+    Dimension.COMPLETENESS: "Nothing is missing: required values, rows, stations, hours (C5.5-1).",
+    Dimension.CONSISTENCY: "Values agree: keys, pair rules, other datasets (C5.5-1).",
+}
 
 
-def build_asset(steward: Steward, dataset: DeclaredDataset) -> AssetsDefinition:
+def daily_partitions(dataset: DeclaredDataset) -> DailyPartitionsDefinition | None:
+    """Days in the district's time zone from the declared start, if partitioned."""
     decl = dataset.declaration
-    partitions = (
-        DailyPartitionsDefinition(
-            start_date=datetime.combine(decl.partitioning.start, datetime.min.time()),
-            timezone="Asia/Tokyo",
-        )
-        if decl.is_partitioned and decl.partitioning.start
-        else None
+    if not (decl.is_partitioned and decl.partitioning.start):
+        return None
+    return DailyPartitionsDefinition(
+        start_date=datetime.combine(decl.partitioning.start, datetime.min.time()),
+        timezone=DISTRICT_ZONE,
     )
 
-    key = asset_key(decl.key)
+
+def build_asset(dataset: DeclaredDataset) -> AssetsDefinition:
+    """The asset of one declared dataset; it runs against the ``steward`` resource."""
+    decl = dataset.declaration
+    partitions = daily_partitions(dataset)
+    key = AssetKey(asset_path(decl.key))
 
     @asset(
         key=key,
@@ -72,9 +83,9 @@ def build_asset(steward: Steward, dataset: DeclaredDataset) -> AssetsDefinition:
         kinds={"parquet", "csv" if decl.is_ingest else "python"},
         metadata=declaration_metadata(decl, dataset.revision),
         tags={"classification": decl.classification.value},
-        ins={input_name(up): AssetIn(key=asset_key(up)) for up in decl.upstream},
+        deps=[AssetKey(asset_path(up)) for up in decl.upstream],
         partitions_def=partitions,
-        io_manager_key=IO_MANAGER_KEY,
+        required_resource_keys={STEWARD},
         check_specs=[
             AssetCheckSpec(
                 dim.value,
@@ -87,55 +98,65 @@ def build_asset(steward: Steward, dataset: DeclaredDataset) -> AssetsDefinition:
         ],
         automation_condition=None if decl.is_ingest else FOLLOW_UPSTREAM_ONCE_CHECKED,
     )
-    def _materialize(context: AssetExecutionContext, **inputs):  # type: ignore[no-untyped-def]
-        partition = context.partition_key if context.has_partition_key else NO_PARTITION
-        frames = {up: inputs[input_name(up)] for up in decl.upstream}
-        produced = steward.compute(dataset, partition, frames)
-        # The IO manager commits the version (and runs its suite) when this output is yielded.
-        yield Output(produced, data_version=DataVersion(produced.frame.content_hash))
-        version = steward.store.written_by_run(decl.key, partition, context.run_id)
-        yield from check_results(steward, version)
+    def _materialize(context: AssetExecutionContext) -> MaterializeResult:
+        return materialize_version(context, dataset)
 
     return _materialize
 
 
-DIMENSION_DOC = {
-    Dimension.ACCURACY: "Values are right: ranges, sets, formats, reference values (C5.5-1).",
-    Dimension.COMPLETENESS: "Nothing is missing: required values, rows, stations, hours (C5.5-1).",
-    Dimension.CONSISTENCY: "Values agree: keys, pair rules, other datasets (C5.5-1).",
-}
+def materialize_version(
+    context: AssetExecutionContext, dataset: DeclaredDataset
+) -> MaterializeResult:
+    """Load the upstream versions, compute and commit one partition: the new version (with the
+    exact versions it was made from, C5.5-2) and its quality results, as Dagster shows them."""
+    steward: Steward = getattr(context.resources, STEWARD)
+    producer = steward.producer
+    partition = context.partition_key if context.has_partition_key else NO_PARTITION
+    upstreams = producer.load_upstreams(dataset, partition, context.run_id)
+    produced = producer.compute(dataset, partition, upstreams.frames)
+    version = producer.commit(dataset, partition, produced, upstreams.versions, context.run_id)
+    return MaterializeResult(
+        metadata=version_metadata(version, dataset.declaration, upstreams.versions),
+        data_version=DataVersion(version.content_hash),
+        check_results=check_results(steward.engine, version),
+    )
 
 
-def check_results(steward: Steward, version: DatasetVersion) -> Iterator[AssetCheckResult]:
-    """One blocking result per dimension, from the ledger: counts only, never a value."""
-    for result in results_for(steward.engine, version.id):
-        failed = [
-            {
-                "check": c["type"],
-                "columns": c["columns"],
-                "status": c["status"],
-                "unexpected_count": c["unexpected_count"],
-            }
-            for c in result.checks["checks"]
-            if c["status"] not in ("passed", "skipped")
-        ]
-        yield AssetCheckResult(
-            check_name=result.dimension,
-            passed=result.status in ("passed", "warning"),
-            severity=AssetCheckSeverity.ERROR,
-            description=f"{result.status}: {result.passed} of {result.evaluated} expectations "
-            f"passed on version {version.number}",
-            metadata={
-                "status": result.status,
-                "version": version.number,
-                "partition": version.partition or "none",
-                "expectations_evaluated": result.evaluated,
-                "expectations_passed": result.passed,
-                "conforming_percent": result.conforming_percent,
-                "not_passed": MetadataValue.json(failed),
-            },
-        )
+def check_results(engine: Engine, version: Version) -> Sequence[AssetCheckResult]:
+    """One blocking result per dimension of ``version``, as the ledger recorded them."""
+    return [check_result(result, version) for result in results_for(engine, version.id)]
 
 
-def build_assets(steward: Steward) -> list[AssetsDefinition]:
-    return [build_asset(steward, steward.catalog.get(k)) for k in steward.catalog.datasets]
+def check_result(result: QualityResult, version: Version) -> AssetCheckResult:
+    """One dimension's result: counts only, never a value (invariant 1)."""
+    not_passed = [
+        {
+            "check": c["type"],
+            "columns": c["columns"],
+            "status": c["status"],
+            "unexpected_count": c["unexpected_count"],
+        }
+        for c in result.checks["checks"]
+        if c["status"] not in NOT_FAILED
+    ]
+    return AssetCheckResult(
+        check_name=result.dimension,
+        passed=result.status in NOT_BLOCKING,
+        severity=AssetCheckSeverity.ERROR,
+        description=f"{result.status}: {result.passed} of {result.evaluated} expectations "
+        f"passed on version {version.number}",
+        metadata={
+            "status": result.status,
+            "version": version.number,
+            "partition": version.partition or "none",
+            "expectations_evaluated": result.evaluated,
+            "expectations_passed": result.passed,
+            "conforming_percent": result.conforming_percent,
+            "not_passed": MetadataValue.json(not_passed),
+        },
+    )
+
+
+def build_assets(catalog: Catalog) -> list[AssetsDefinition]:
+    """Every declared dataset's asset."""
+    return [build_asset(catalog.get(k)) for k in catalog.datasets]

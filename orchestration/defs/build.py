@@ -1,36 +1,36 @@
-"""Building Dagster definitions, and in-process runs, from one :class:`Steward`."""
+"""Building Dagster definitions from the declarations, and in-process runs of them."""
 
 from __future__ import annotations
 
-from dagster import (
-    DagsterInstance,
-    Definitions,
-    ExecuteInProcessResult,
-    IOManagerDefinition,
-    materialize,
-)
+from dagster import AssetKey, DagsterInstance, Definitions, ExecuteInProcessResult, materialize
 from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
-from orchestration.defs.assets import IO_MANAGER_KEY, asset_key, build_assets
-from orchestration.defs.io_manager import StoreIOManager
-from orchestration.defs.jobs import build_jobs
+from orchestration.declarations.catalog import Catalog
+from orchestration.defs.assets import build_assets
+from orchestration.defs.jobs import JOBS, SCHEDULES
+from orchestration.defs.resources import STEWARD, StewardResource
 from orchestration.steward import Steward
+from orchestration.vocabulary import asset_path
 
 # workspace.yaml's ``location_name``; ``Definitions`` make one repository of this name in it.
 CODE_LOCATION = "city_steward"
 SINGLE_REPOSITORY = "__repository__"
 
 
-def build_definitions(steward: Steward) -> Definitions:
-    jobs, schedules = build_jobs(steward)
+def assemble(catalog: Catalog, steward: Steward | StewardResource) -> Definitions:
+    """Every declared dataset as an asset, the operators' jobs and schedules, and the engine
+    they run against: a ready steward, or the resource that builds one in each run."""
     return Definitions(
-        assets=build_assets(steward),
-        jobs=jobs,
-        schedules=schedules,
-        resources={
-            IO_MANAGER_KEY: IOManagerDefinition.hardcoded_io_manager(StoreIOManager(steward))
-        },
+        assets=build_assets(catalog),
+        jobs=JOBS,
+        schedules=SCHEDULES,
+        resources={STEWARD: steward},
     )
+
+
+def build_definitions(steward: Steward) -> Definitions:
+    """The definitions run in process against ``steward`` (the demo's sweep, tests)."""
+    return assemble(steward.catalog, steward)
 
 
 def code_location_tags() -> dict[str, str]:
@@ -52,15 +52,12 @@ def materialize_datasets(
     log_level: str = "WARNING",
 ) -> ExecuteInProcessResult:
     """Materialize ``keys`` (one partition of them, if given) through the Dagster path."""
-    assets_defs = build_assets(steward)
     return materialize(
-        assets_defs,
-        selection=[asset_key(k) for k in keys],
+        build_assets(steward.catalog),
+        selection=[AssetKey(asset_path(k)) for k in keys],
         partition_key=partition,
         instance=instance,
-        resources={
-            IO_MANAGER_KEY: IOManagerDefinition.hardcoded_io_manager(StoreIOManager(steward))
-        },
+        resources={STEWARD: steward},
         tags={"steward/actor": steward.settings.actor, **(run_tags or {})},
         raise_on_error=raise_on_error,
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},

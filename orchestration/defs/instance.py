@@ -1,7 +1,6 @@
 """The Dagster instance folder (DAGSTER_HOME) the demo and the operators' UI share."""
 
 from pathlib import Path
-from typing import Any
 
 from orchestration.settings import Settings
 
@@ -21,20 +20,3 @@ def dagster_home(settings: Settings) -> Path:
     if not config.exists():
         config.write_text(EMBEDDED_INSTANCE, encoding="utf-8")
     return home
-
-
-def report_to_ui(
-    settings: Settings, dataset: str, partition: str | None, metadata: dict[str, Any]
-) -> None:
-    """Show an operator's decision (a waiver, a hold) on the asset's page in the Dagster UI,
-    as a runless observation in the instance at DAGSTER_HOME."""
-    from dagster import AssetKey, AssetObservation, DagsterInstance
-
-    with DagsterInstance.from_config(str(dagster_home(settings))) as instance:
-        instance.report_runless_asset_event(
-            AssetObservation(
-                asset_key=AssetKey(dataset.split("/")),
-                partition=partition or None,
-                metadata=metadata,
-            )
-        )

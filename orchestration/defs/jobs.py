@@ -1,11 +1,16 @@
 """Operators' jobs and their schedules: the nightly retention sweep and backup verification.
 
-The jobs call the engine and report what it did on each asset's page: observations for
-certificates, deadlines and holds, and a tombstone materialization for each purged partition
-(docs/ui.md); a failure fails the run.
+The jobs call the engine (the ``steward`` resource) and report what it did on each asset's
+page: observations for certificates, deadlines and holds, and a tombstone materialization for
+each purged partition (docs/ui.md); a failure fails the run.
 """
 
+# No ``from __future__ import annotations`` here: Dagster reads the ops' ``context``
+# annotation when they are defined.
+from collections.abc import Iterator
+
 from dagster import (
+    AssetKey,
     AssetMaterialization,
     AssetObservation,
     DefaultScheduleStatus,
@@ -18,19 +23,18 @@ from dagster import (
     op,
 )
 
-from orchestration.clock import DISTRICT_ZONE
-from orchestration.defs.assets import asset_key
 from orchestration.defs.metadata import purged_versions, tombstone_metadata, version_metadata
+from orchestration.defs.resources import STEWARD
 from orchestration.ledger.lineage import version_lineage
-from orchestration.ledger.tables import PurgeCertificate
+from orchestration.records import Certificate
 from orchestration.retention.certificates import as_dict
-from orchestration.retention.sweep import Sweeper
+from orchestration.retention.sweep import SweepReport
 from orchestration.steward import Steward
-from orchestration.vocabulary import PurgeKind
+from orchestration.vocabulary import DISTRICT_ZONE, PurgeKind, asset_path
 
 
 def newest_state(
-    steward: Steward, certificate: PurgeCertificate, partition: str
+    steward: Steward, certificate: Certificate, partition: str
 ) -> AssetMaterialization | None:
     """A partition after a purge, recorded as its newest materialization because Dagster
     cannot wipe one (docs/ui.md): the version rewritten without the expired rows, or else a
@@ -38,7 +42,7 @@ def newest_state(
     purged = purged_versions(certificate, partition)
     if not purged:
         return None
-    key = asset_key(certificate.dataset)
+    key = AssetKey(asset_path(certificate.dataset))
     current = steward.store.latest(certificate.dataset, partition)
     if certificate.kind == PurgeKind.ROWS and current is not None and current.number not in purged:
         inputs = [edge.version for edge in version_lineage(steward.engine, current.id).edges]
@@ -62,128 +66,138 @@ def newest_state(
     )
 
 
-def build_jobs(steward: Steward) -> tuple[list[JobDefinition], list[ScheduleDefinition]]:
-    @op(description="Plan and carry out the retention sweep as of now (C5.2-11).")
-    def sweep_expired_personal_data(context: OpExecutionContext) -> None:
-        report = Sweeper(steward).run()  # a live sweep holding the lock: LockBusy fails the step
-        if report.interrupted is not None:  # C4.1-3: recorded as an incident too
-            previous = report.interrupted.detail["previous"]
-            context.log.warning(
-                f"took over the sweep lock of {previous['holder']} ({previous['why']}); "
-                f"finished {len(report.resumed)} interrupted partition purge(s)"
-            )
-        for row in report.plan.deadlines:
-            context.log_event(
-                AssetObservation(
-                    asset_key=asset_key(row.dataset),
-                    partition=row.partition or None,
-                    metadata={
-                        "retention_policy": row.policy,
-                        "next_deadline": row.deadline.at.isoformat() if row.deadline.at else "none",
-                        "deadline_basis": row.deadline.basis,
-                        "overdue_rows": row.overdue_rows if row.overdue_rows is not None else 0,
-                    },
-                )
-            )
-        for held in report.plan.deferred:
-            context.log.warning(
-                f"held past its deadline: {held.dataset} {held.partition} "
-                f"(deadline {held.deadline.isoformat()}): {held.hold_reason}"
-            )
-            context.log_event(
-                AssetObservation(
-                    asset_key=asset_key(held.dataset),
-                    partition=held.partition or None,
-                    metadata={
-                        "legal_hold": held.hold_reason,
-                        "held_past_deadline": held.deadline.isoformat(),
-                    },
-                )
-            )
-        for certificate in report.certificates:
-            if certificate.dataset not in steward.catalog.datasets:
-                continue  # orphans of an undeclared landing folder: no asset to show them on
-            context.log_event(
-                AssetObservation(
-                    asset_key=asset_key(certificate.dataset),
-                    metadata={"purge_certificate": MetadataValue.json(as_dict(certificate))},
-                )
-            )
-            if certificate.kind == PurgeKind.ORPHANS:
-                continue  # the partition's versions were not purged: nothing to show
-            for partition in certificate.partitions["partitions"]:
-                newest = newest_state(steward, certificate, partition)
-                if newest is not None:
-                    context.log_event(newest)
-        context.log.info(
-            f"{len(report.certificates)} purge certificate(s), {len(report.incidents)} incident(s)"
+def plan_events(report: SweepReport) -> Iterator[AssetObservation]:
+    """Each partition's next deadline, and each partition a legal hold keeps past it."""
+    for row in report.plan.deadlines:
+        yield AssetObservation(
+            asset_key=AssetKey(asset_path(row.dataset)),
+            partition=row.partition or None,
+            metadata={
+                "retention_policy": row.policy,
+                "next_deadline": row.deadline.at.isoformat() if row.deadline.at else "none",
+                "deadline_basis": row.deadline.basis,
+                "overdue_rows": row.overdue_rows if row.overdue_rows is not None else 0,
+            },
         )
-        if report.incidents:
-            raise Failure(
-                description=f"{len(report.incidents)} purge(s) failed and were recorded as "
-                "incidents; they are retried next night",
-                metadata={
-                    "incidents": MetadataValue.json(
-                        [
-                            {"dataset": i.dataset, "kind": str(i.kind), **i.detail}
-                            for i in report.incidents
-                        ]
-                    )
-                },
-            )
+    for held in report.plan.deferred:
+        yield AssetObservation(
+            asset_key=AssetKey(asset_path(held.dataset)),
+            partition=held.partition or None,
+            metadata={
+                "legal_hold": held.hold_reason,
+                "held_past_deadline": held.deadline.isoformat(),
+            },
+        )
 
-    @op(description="Re-read every backup copy and check it (C5.4-3).")
-    def verify_backup_copies(context: OpExecutionContext) -> None:
-        checks = list(steward.backups.verify(steward.settings.actor))
-        failed = [c for c in checks if not c.ok]
-        context.log.info(f"{len(checks) - len(failed)} of {len(checks)} copies verified")
-        if failed:
-            raise Failure(
-                description=f"{len(failed)} backup copies failed verification",
-                metadata={
-                    "failed": MetadataValue.json(
-                        [
-                            {
-                                "dataset": c.dataset,
-                                "partition": c.partition,
-                                "version": c.version,
-                                "target": c.target,
-                                "problem": c.problem,
-                            }
-                            for c in failed
-                        ]
-                    )
-                },
-            )
 
-    @job(
-        name="retention_sweep",
-        description="Purge expired personal data everywhere it "
-        "lives, verify, and certify (C5.2-3, C5.2-11).",
+def certificate_events(
+    steward: Steward, report: SweepReport
+) -> Iterator[AssetObservation | AssetMaterialization]:
+    """Each certificate on its dataset's page, then each purged partition's newest state."""
+    for certificate in report.certificates:
+        if certificate.dataset not in steward.catalog.datasets:
+            continue  # orphans of an undeclared landing folder: no asset to show them on
+        yield AssetObservation(
+            asset_key=AssetKey(asset_path(certificate.dataset)),
+            metadata={"purge_certificate": MetadataValue.json(as_dict(certificate))},
+        )
+        if certificate.kind == PurgeKind.ORPHANS:
+            continue  # the partition's versions were not purged: nothing to show
+        for partition in certificate.partitions["partitions"]:
+            newest = newest_state(steward, certificate, partition)
+            if newest is not None:
+                yield newest
+
+
+@op(
+    description="Plan and carry out the retention sweep as of now (C5.2-11).",
+    required_resource_keys={STEWARD},
+)
+def sweep_expired_personal_data(context: OpExecutionContext) -> None:
+    steward: Steward = getattr(context.resources, STEWARD)
+    report = steward.sweeper().run()  # a live sweep holding the lock: LockBusy fails the step
+    if report.interrupted is not None:  # C4.1-3: recorded as an incident too
+        previous = report.interrupted.detail["previous"]
+        context.log.warning(
+            f"took over the sweep lock of {previous['holder']} ({previous['why']}); "
+            f"finished {len(report.resumed)} interrupted partition purge(s)"
+        )
+    for held in report.plan.deferred:
+        context.log.warning(
+            f"held past its deadline: {held.dataset} {held.partition} "
+            f"(deadline {held.deadline.isoformat()}): {held.hold_reason}"
+        )
+    for event in (*plan_events(report), *certificate_events(steward, report)):
+        context.log_event(event)
+    context.log.info(
+        f"{len(report.certificates)} purge certificate(s), {len(report.incidents)} incident(s)"
     )
-    def retention_sweep() -> None:
-        sweep_expired_personal_data()
+    if report.incidents:
+        incidents = [
+            {"dataset": i.dataset, "kind": str(i.kind), **i.detail} for i in report.incidents
+        ]
+        raise Failure(
+            description=f"{len(report.incidents)} purge(s) failed and were recorded as "
+            "incidents; they are retried next night",
+            metadata={"incidents": MetadataValue.json(incidents)},
+        )
 
-    @job(name="backup_verification", description="Re-read and check every backup copy.")
-    def backup_verification() -> None:
-        verify_backup_copies()
 
-    schedules = [
-        ScheduleDefinition(
-            name="nightly_retention_sweep",
-            job=retention_sweep,
-            cron_schedule="0 2 * * *",
-            execution_timezone=DISTRICT_ZONE,
-            default_status=DefaultScheduleStatus.RUNNING,
-            description="Every night at 02:00 Asia/Tokyo.",
-        ),
-        ScheduleDefinition(
-            name="nightly_backup_verification",
-            job=backup_verification,
-            cron_schedule="0 3 * * *",
-            execution_timezone=DISTRICT_ZONE,
-            default_status=DefaultScheduleStatus.RUNNING,
-            description="Every night at 03:00 Asia/Tokyo, after the sweep.",
-        ),
-    ]
-    return [retention_sweep, backup_verification], schedules
+@op(
+    description="Re-read every backup copy and check it (C5.4-3).", required_resource_keys={STEWARD}
+)
+def verify_backup_copies(context: OpExecutionContext) -> None:
+    steward: Steward = getattr(context.resources, STEWARD)
+    checks = list(steward.backups.verify(steward.settings.actor))
+    failed = [c for c in checks if not c.ok]
+    context.log.info(f"{len(checks) - len(failed)} of {len(checks)} copies verified")
+    if failed:
+        problems = [
+            {
+                "dataset": c.dataset,
+                "partition": c.partition,
+                "version": c.version,
+                "target": c.target,
+                "problem": c.problem,
+            }
+            for c in failed
+        ]
+        raise Failure(
+            description=f"{len(failed)} backup copies failed verification",
+            metadata={"failed": MetadataValue.json(problems)},
+        )
+
+
+@job(
+    name="retention_sweep",
+    description="Purge expired personal data everywhere it lives, verify, and certify "
+    "(C5.2-3, C5.2-11).",
+)
+def retention_sweep() -> None:
+    sweep_expired_personal_data()
+
+
+@job(name="backup_verification", description="Re-read and check every backup copy.")
+def backup_verification() -> None:
+    verify_backup_copies()
+
+
+JOBS: list[JobDefinition] = [retention_sweep, backup_verification]
+SCHEDULES = [
+    ScheduleDefinition(
+        name="nightly_retention_sweep",
+        job=retention_sweep,
+        cron_schedule="0 2 * * *",
+        execution_timezone=DISTRICT_ZONE,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Every night at 02:00 Asia/Tokyo.",
+    ),
+    ScheduleDefinition(
+        name="nightly_backup_verification",
+        job=backup_verification,
+        cron_schedule="0 3 * * *",
+        execution_timezone=DISTRICT_ZONE,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Every night at 03:00 Asia/Tokyo, after the sweep.",
+    ),
+]

@@ -3,14 +3,15 @@ column types only: never a data value (design invariant 1)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from dagster import MetadataValue, TableColumn, TableSchema
 
 from orchestration.clock import district_time
 from orchestration.declarations.models import Column, DatasetDeclaration
-from orchestration.ledger.tables import DatasetVersion, PurgeCertificate
-from orchestration.vocabulary import VersionStatus
+from orchestration.records import Certificate, Version
+from orchestration.vocabulary import PurgeKind, VersionStatus
 
 
 def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, Any]:
@@ -58,13 +59,15 @@ def column_note(column: Column) -> str:
 
 
 def version_metadata(
-    version: DatasetVersion, decl: DatasetDeclaration, inputs: list[DatasetVersion]
+    version: Version, decl: DatasetDeclaration, inputs: Sequence[Version]
 ) -> dict[str, Any]:
+    """A materialization's metadata: what the version recorded, under the keys Dagster's UI
+    shows natively (row count, column schema) where it has them."""
     backups = {c.target: c.location for c in version.backups}
     declared = {c.name: c for c in decl.columns}
     return {
         "version": version.number,
-        "status": str(version.status),
+        "status": VersionStatus(version.status).value,
         "content_hash": version.content_hash,
         "dagster/row_count": version.row_count,
         "dagster/column_schema": TableSchema(
@@ -97,7 +100,7 @@ def version_metadata(
     }
 
 
-def tombstone_metadata(certificate: PurgeCertificate, partition: str) -> dict[str, Any]:
+def tombstone_metadata(certificate: Certificate, partition: str) -> dict[str, Any]:
     """What the UI shows as a purged partition's newest state: no data, no object, no backup;
     only which versions became tombstones, under which certificate and policy (C5.2-11).
 
@@ -108,7 +111,7 @@ def tombstone_metadata(certificate: PurgeCertificate, partition: str) -> dict[st
         "status": VersionStatus.PURGED.value,
         "versions_purged": MetadataValue.json(purged_versions(certificate, partition)),
         "purge_certificate": certificate.id,
-        "purge_kind": str(certificate.kind),
+        "purge_kind": PurgeKind(certificate.kind).value,
         "purged_at": district_time(certificate.executed_at),
         "retention_policy": certificate.policy or "none",
         "deadline": district_time(deadline) if deadline else "none",
@@ -116,7 +119,7 @@ def tombstone_metadata(certificate: PurgeCertificate, partition: str) -> dict[st
     }
 
 
-def purged_versions(certificate: PurgeCertificate, partition: str) -> list[int]:
+def purged_versions(certificate: Certificate, partition: str) -> list[int]:
     """The version numbers of ``partition`` the certificate turned into tombstones."""
     versions = certificate.versions["versions"]
     return sorted(v["version"] for v in versions if (v["partition"] or "") == partition)

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import AuditEntry, AuditHead
+from orchestration.vocabulary import AuditAction
 
 GENESIS = "0" * 64
 
@@ -57,13 +59,15 @@ def append(
     *,
     at: datetime,
     actor: str,
-    action: str,
+    action: AuditAction,
     dataset: str | None = None,
     partition: str | None = None,
     version: int | None = None,
     detail: dict[str, Any] | None = None,
-) -> AuditEntry:
-    """Append one entry inside the caller's transaction; the head row serializes appenders."""
+) -> None:
+    """Append one entry inside the caller's transaction; the head row serializes appenders.
+    The action must be one the vocabulary names, so the log holds no stray spelling."""
+    action = AuditAction(action)
     detail = detail or {}
     head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar()
     if head is None:
@@ -71,12 +75,14 @@ def append(
         session.add(head)
     seq = head.seq + 1
     at = at.astimezone(UTC)
-    digest = entry_hash(head.hash, seq, at, actor, action, dataset, partition, version, detail)
+    digest = entry_hash(
+        head.hash, seq, at, actor, action.value, dataset, partition, version, detail
+    )
     entry = AuditEntry(
         seq=seq,
         at=at,
         actor=actor,
-        action=action,
+        action=action.value,
         dataset=dataset,
         partition=partition,
         version=version,
@@ -87,7 +93,6 @@ def append(
     session.add(entry)
     head.seq, head.hash = seq, digest
     session.flush()
-    return entry
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,12 @@ class AuditReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def verify_log(engine: Engine) -> AuditReport:
+    """Recompute the whole chain in one read-only unit of work (``steward audit verify``)."""
+    with transaction(engine) as session:
+        return verify(session)
 
 
 def verify(session: Session) -> AuditReport:

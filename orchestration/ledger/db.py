@@ -13,7 +13,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -46,6 +46,22 @@ def make_engine(url: str, *, secure_delete: bool = False) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True)
+
+
+def missing_ledger(url: str) -> str | None:
+    """Why ``url`` holds no ledger yet, or None if it does; creates nothing (a SQLite file
+    is not touched, a server database is only inspected)."""
+    if url.startswith("sqlite"):
+        database = make_url(url).database
+        if database and database != ":memory:" and not Path(database).is_file():
+            return f"{database} is missing"
+        return None
+    engine = make_engine(url)
+    try:
+        present = inspect(engine).has_table("dataset_versions")
+    finally:
+        engine.dispose()
+    return None if present else "no dataset_versions table"
 
 
 _ledgers: dict[str, Engine] = {}

@@ -12,12 +12,18 @@ serializes every writing transaction (``ledger.db``).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.orm import Session
 
+from orchestration import records
 from orchestration.errors import RetentionRefused
+from orchestration.ledger import rows
+from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import PurgeIntent
+from orchestration.vocabulary import PurgeKind
 
 
 def lock_partition(session: Session, dataset: str, partition: str) -> None:
@@ -30,8 +36,8 @@ def lock_partition(session: Session, dataset: str, partition: str) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
-def open_intent(session: Session, dataset: str, partition: str) -> PurgeIntent | None:
-    return session.scalar(
+def open_intent(session: Session, dataset: str, partition: str) -> records.PurgeIntent | None:
+    row = session.scalar(
         select(PurgeIntent)
         .where(
             PurgeIntent.dataset == dataset,
@@ -41,6 +47,67 @@ def open_intent(session: Session, dataset: str, partition: str) -> PurgeIntent |
         .order_by(PurgeIntent.id)
         .limit(1)
     )
+    return None if row is None else rows.purge_intent(row)
+
+
+def open_intents(
+    session: Session, dataset: str, partitions: Sequence[str]
+) -> list[records.PurgeIntent]:
+    """The open intents of these partitions of one dataset."""
+    query = select(PurgeIntent).where(
+        PurgeIntent.dataset == dataset,
+        PurgeIntent.partition.in_(partitions),
+        PurgeIntent.completed_at.is_(None),
+    )
+    return [rows.purge_intent(row) for row in session.scalars(query)]
+
+
+def unfinished_intents(engine: Engine, dataset: str | None = None) -> list[records.PurgeIntent]:
+    """Every open intent (of ``dataset``, or of any), oldest first: an interrupted sweep's."""
+    query = select(PurgeIntent).where(PurgeIntent.completed_at.is_(None))
+    if dataset is not None:
+        query = query.where(PurgeIntent.dataset == dataset)
+    with transaction(engine) as s:
+        return [rows.purge_intent(row) for row in s.scalars(query.order_by(PurgeIntent.id))]
+
+
+def add_intent(
+    session: Session,
+    *,
+    dataset: str,
+    partition: str,
+    kind: PurgeKind,
+    sweep_id: str,
+    policy: str | None,
+    deadline: datetime | None,
+    reason: str,
+    started_at: datetime,
+) -> None:
+    """Record an open intent in the caller's transaction (which holds the partition lock)."""
+    session.add(
+        PurgeIntent(
+            dataset=dataset,
+            partition=partition,
+            kind=kind,
+            sweep_id=sweep_id,
+            policy=policy,
+            deadline=deadline,
+            reason=reason,
+            started_at=started_at,
+        )
+    )
+
+
+def complete_intents(
+    session: Session, intent_ids: Sequence[int], at: datetime, certificate_id: int
+) -> None:
+    """Close intents with the certificate that ended them, in the certificate's transaction."""
+    if intent_ids:
+        session.execute(
+            update(PurgeIntent)
+            .where(PurgeIntent.id.in_(intent_ids))
+            .values(completed_at=at, certificate_id=certificate_id)
+        )
 
 
 def last_intent_id(session: Session, dataset: str, partition: str) -> int:

@@ -25,20 +25,12 @@ from sqlalchemy import Engine, delete, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 
-from orchestration.errors import StewardError
+from orchestration.errors import LockBusy, LockLost
 from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import Lock
 
 HEARTBEAT = timedelta(seconds=10)
 STALE = timedelta(seconds=60)
-
-
-class LockBusy(StewardError):
-    """Another live process holds the lock."""
-
-
-class LockLost(StewardError):
-    """The lock was taken over while held (its heartbeat stalled): stop before changing more."""
 
 
 @dataclass

@@ -5,14 +5,18 @@ stays an orphan in the landing area until the sweep purges it after its grace.""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
+from sqlalchemy.orm import Session
 
-from orchestration.ledger import audit
+from orchestration import records
+from orchestration.ledger import audit, rows
 from orchestration.ledger.db import transaction
 from orchestration.ledger.tables import RefusedDelivery
+from orchestration.vocabulary import AuditAction
 
 REASON_LIMIT = 2000
 
@@ -27,7 +31,7 @@ def record_refusal(
     reason: str,
     at: datetime,
     actor: str,
-) -> RefusedDelivery | None:
+) -> records.RefusedDelivery | None:
     """Record and audit-log one refusal of ``path``; nothing when the file is not there (a
     missing delivery is not a refused one). ``reason`` is the ingest error, which names
     columns, rows and counts only (invariant 1)."""
@@ -51,9 +55,19 @@ def record_refusal(
             s,
             at=at,
             actor=actor,
-            action="refuse",
+            action=AuditAction.REFUSE,
             dataset=dataset,
             partition=partition,
             detail={"file": name, "sha256": digest},
         )
-    return row
+        s.flush()
+        return rows.refused_delivery(row)
+
+
+def name_purged(session: Session, files: Sequence[str], certificate_id: int) -> None:
+    """Refused deliveries whose file a certificate removed name that certificate."""
+    session.execute(
+        update(RefusedDelivery)
+        .where(RefusedDelivery.file.in_(files), RefusedDelivery.purge_certificate_id.is_(None))
+        .values(purge_certificate_id=certificate_id)
+    )

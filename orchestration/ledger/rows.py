@@ -67,3 +67,11 @@ def deadline(row: tables.RetentionDeadline) -> records.Deadline:
 
 def refused_delivery(row: tables.RefusedDelivery) -> records.RefusedDelivery:
     return _fields(records.RefusedDelivery, row)
+
+
+def purge_intent(row: tables.PurgeIntent) -> records.PurgeIntent:
+    return _fields(records.PurgeIntent, row, kind=PurgeKind(row.kind))
+
+
+def retirement(row: tables.RetiredDataset) -> records.Retirement:
+    return _fields(records.Retirement, row)

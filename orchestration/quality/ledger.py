@@ -1,4 +1,7 @@
-"""Quality results and waivers in the ledger, each change audit-logged (C5.4-1, C5.5-4)."""
+"""Recording a suite's results and granting waivers: the rules (what a waiver may waive, and
+for how long, C5.5-4) over the ledger's quality repository (``ledger/quality.py``), where each
+change is stored with its audit entry (C5.4-1). Its queries ``results_for`` and
+``waivers_for`` are re-exported here for the callers that read quality through this module."""
 
 from __future__ import annotations
 
@@ -6,68 +9,48 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from orchestration.declarations.catalog import DeclaredSuite
 from orchestration.declarations.durations import parse_duration
 from orchestration.errors import BadInput
-from orchestration.ledger import audit
-from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import DatasetVersion, QualityResult, Waiver
+from orchestration.ledger import quality as ledger
+from orchestration.ledger.quality import results_for, waivers_for
 from orchestration.quality.evaluation import DimensionResult
+from orchestration.records import Version, Waiver
 from orchestration.vocabulary import VersionStatus
+
+__all__ = [
+    "WaiverLimit",
+    "grant_waiver",
+    "record_results",
+    "results_for",
+    "waivers_for",
+]
 
 
 def record_results(
     engine: Engine,
-    version: DatasetVersion,
+    version: Version,
     results: list[DimensionResult],
     suite_name: str,
     suite_revision: str,
     actor: str,
     at: datetime,
 ) -> None:
-    with transaction(engine) as s:
-        for r in results:
-            s.add(
-                QualityResult(
-                    version_id=version.id,
-                    dimension=r.dimension,
-                    status=r.status,
-                    evaluated=r.evaluated,
-                    passed=r.passed,
-                    conforming_percent=r.conforming_percent,
-                    checks={"checks": [asdict(c) for c in r.checks]},
-                    suite_name=suite_name,
-                    suite_revision=suite_revision,
-                    evaluated_at=at,
-                )
-            )
-        audit.append(
-            s,
-            at=at,
-            actor=actor,
-            action="quality",
-            dataset=version.dataset,
-            partition=version.partition,
-            version=version.number,
-            detail={
-                "suite": suite_name,
-                "suite_revision": suite_revision,
-                "dimensions": {r.dimension: r.status for r in results},
-            },
+    """Store a version's dimension results, counts only, with their audit entry (C5.5-1)."""
+    stored = [
+        ledger.NewResult(
+            dimension=r.dimension,
+            status=r.status,
+            evaluated=r.evaluated,
+            passed=r.passed,
+            conforming_percent=r.conforming_percent,
+            checks={"checks": [asdict(c) for c in r.checks]},
         )
-
-
-def results_for(engine: Engine, version_id: int) -> list[QualityResult]:
-    with transaction(engine) as s:
-        return list(
-            s.scalars(
-                select(QualityResult)
-                .where(QualityResult.version_id == version_id)
-                .order_by(QualityResult.dimension)
-            )
-        )
+        for r in results
+    ]
+    ledger.record_results(engine, version, stored, (suite_name, suite_revision), actor, at)
 
 
 @dataclass(frozen=True)
@@ -91,7 +74,7 @@ class WaiverLimit:
 
 def grant_waiver(
     engine: Engine,
-    version: DatasetVersion,
+    version: Version,
     reason: str,
     expires_at: datetime,
     actor: str,
@@ -114,28 +97,4 @@ def grant_waiver(
             f"{limit.longest} that {limit.declared_in} allows (meta.max_waiver, C5.5-4); "
             f"the latest expiry now is {limit.latest(at).isoformat()}"
         )
-    with transaction(engine) as s:
-        waiver = Waiver(
-            version_id=version.id, reason=reason, actor=actor, granted_at=at, expires_at=expires_at
-        )
-        s.add(waiver)
-        audit.append(
-            s,
-            at=at,
-            actor=actor,
-            action="waive",
-            dataset=version.dataset,
-            partition=version.partition,
-            version=version.number,
-            detail={"reason": reason, "expires_at": expires_at.isoformat()},
-        )
-    return waiver
-
-
-def waivers_for(engine: Engine, version_id: int) -> list[Waiver]:
-    with transaction(engine) as s:
-        return list(
-            s.scalars(
-                select(Waiver).where(Waiver.version_id == version_id).order_by(Waiver.granted_at)
-            )
-        )
+    return ledger.record_waiver(engine, version, reason, expires_at, actor, at)

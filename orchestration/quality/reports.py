@@ -18,14 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from orchestration.clock import district_time
 from orchestration.declarations.catalog import DeclaredDataset, DeclaredSuite
-from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import DatasetVersion, QualityResult, Waiver
-from orchestration.quality.ledger import results_for, waivers_for
-from orchestration.vocabulary import VersionStatus
+from orchestration.ledger.quality import results_for, score_history, waivers_for
+from orchestration.records import QualityResult, Version, Waiver
+from orchestration.vocabulary import CheckStatus, VersionStatus
 
 HISTORY = 10
 ODCS_METRIC = {
@@ -78,95 +77,107 @@ def build_report(
     engine: Engine,
     dataset: DeclaredDataset,
     suite: DeclaredSuite,
-    target: DatasetVersion,
+    target: Version,
     now: datetime,
 ) -> dict[str, Any]:
+    """The report of one exact version (C5.5-5): what it is, its suite's outcome per dimension
+    and per check, the waivers recorded for it, and its scores over the last versions."""
     decl = dataset.declaration
     results = results_for(engine, target.id)
     waivers = waivers_for(engine, target.id)
     active = [w for w in waivers if w.expires_at > now]
     blocked = target.status != VersionStatus.PROMOTED and not active
-    statuses = {r.dimension: r.status for r in results}
-    overall = (
-        "not_evaluated"
-        if not results
-        else "error"
-        if "error" in statuses.values()
-        else "failed"
-        if "failed" in statuses.values()
-        else "passed"
-    )
-    subject = f"{decl.key}/{target.partition or 'all'}/v{target.number}"
     checks = [
         {**c, "odcs": odcs_rule(c), "result": c["status"], "level": check_level(c)}
         for r in results
         for c in r.checks["checks"]
     ]
+    skipped = CheckStatus.NOT_EVALUATED
     return {
         "report_format": "city-steward quality report 1",
         "generated_at": now.isoformat(),
-        "dataset": {
-            "key": decl.key,
-            "description": decl.description,
-            "zone": decl.zone.value,
-            "classification": decl.classification.value,
-            "owner": decl.owner,
-            "provider": {
-                "name": decl.provider.name,
-                "membership": decl.provider.membership.value,
-                "contract_id": decl.provider.contract_id,
-                "contact": decl.provider.contact,
-            },
-        },
+        "dataset": _dataset(dataset),
         "version": {
             "number": target.number,
             "partition": target.partition or None,
             "content_hash": target.content_hash,
             "rows": target.row_count,
-            "status": target.status,
+            "status": str(target.status),
             "created_at": target.created_at.isoformat(),
         },
         "suite": {"name": suite.suite.name, "revision": suite.revision},
         "tools": tool_versions(),
-        "overall": {"status": overall, "blocks_use": blocked},
+        "overall": {"status": _overall(results), "blocks_use": blocked},
         "waivers": [_waiver(w, now) for w in waivers],
-        "dimensions": [
-            {
-                "dimension": r.dimension,
-                "status": r.status,
-                "evaluated": r.evaluated,
-                "passed": r.passed,
-                "conforming_percent": r.conforming_percent,
-                **by_level([c for c in checks if c["dimension"] == r.dimension]),
-            }
-            for r in results
-        ],
-        "checks": [c for c in checks if c["status"] != "skipped"],
-        "not_evaluated": [c for c in checks if c["status"] == "skipped"],
-        "measurements": [
-            {
-                "@type": "dqv:QualityMeasurement",
-                "dqv:computedOn": {"@id": f"urn:city-steward:{subject}"},
-                "dqv:isMeasurementOf": {
-                    "@id": f"urn:city-steward:metric:{r.dimension}:conforming",
-                    "dqv:inDimension": {"@id": f"dqv:{r.dimension}"},
-                },
-                "dqv:value": r.conforming_percent,
-                "unit": "percent",
-                "prov:generatedAtTime": r.evaluated_at.isoformat(),
-            }
-            for r in results
-        ],
+        "dimensions": [_dimension(r, checks) for r in results],
+        "checks": [c for c in checks if c["status"] != skipped],
+        "not_evaluated": [c for c in checks if c["status"] == skipped],
+        "measurements": [_measurement(r, target) for r in results],
         "history": _history(engine, target),
         "copyright": decl.copyright.model_dump(mode="json") if decl.copyright else None,
+    }
+
+
+def _dataset(dataset: DeclaredDataset) -> dict[str, Any]:
+    decl = dataset.declaration
+    return {
+        "key": decl.key,
+        "description": decl.description,
+        "zone": decl.zone.value,
+        "classification": decl.classification.value,
+        "owner": decl.owner,
+        "provider": {
+            "name": decl.provider.name,
+            "membership": decl.provider.membership.value,
+            "contract_id": decl.provider.contract_id,
+            "contact": decl.provider.contact,
+        },
+    }
+
+
+def _overall(results: list[QualityResult]) -> str:
+    """An error anywhere outranks a failure, which outranks a pass."""
+    statuses = {r.status for r in results}
+    if not results:
+        return "not_evaluated"
+    for status in (CheckStatus.ERROR, CheckStatus.FAILED):
+        if status in statuses:
+            return str(status)
+    return str(CheckStatus.PASSED)
+
+
+def _dimension(result: QualityResult, checks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "dimension": result.dimension,
+        "status": result.status,
+        "evaluated": result.evaluated,
+        "passed": result.passed,
+        "conforming_percent": result.conforming_percent,
+        **by_level([c for c in checks if c["dimension"] == result.dimension]),
+    }
+
+
+def _measurement(result: QualityResult, target: Version) -> dict[str, Any]:
+    """One dimension's conforming share as a W3C DQV quality measurement."""
+    subject = f"{target.dataset}/{target.partition or 'all'}/v{target.number}"
+    return {
+        "@type": "dqv:QualityMeasurement",
+        "dqv:computedOn": {"@id": f"urn:city-steward:{subject}"},
+        "dqv:isMeasurementOf": {
+            "@id": f"urn:city-steward:metric:{result.dimension}:conforming",
+            "dqv:inDimension": {"@id": f"dqv:{result.dimension}"},
+        },
+        "dqv:value": result.conforming_percent,
+        "unit": "percent",
+        "prov:generatedAtTime": result.evaluated_at.isoformat(),
     }
 
 
 def check_level(check: dict[str, Any]) -> str:
     """``row`` for a check that counted rows, ``table`` for one that judged the whole table (a
     row count, a column set), ``error`` and ``skipped`` for checks that gave no judgement."""
-    if check["status"] in ("error", "skipped"):
-        return check["status"]
+    if check["status"] in (CheckStatus.ERROR, CheckStatus.NOT_EVALUATED):
+        return str(check["status"])
     counted = check.get("element_count") is not None or check.get("unexpected_count") is not None
     return "row" if counted else "table"
 
@@ -186,19 +197,19 @@ def by_level(checks: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "row_level": {
             "evaluated": len(rows),
-            "passed": sum(c["status"] == "passed" for c in rows),
+            "passed": sum(c["status"] == CheckStatus.PASSED for c in rows),
             "conforming_rows_percent": round(min(percents), 3) if percents else None,
         },
         "table_level": {
             "evaluated": len(table),
-            "passed": sum(c["status"] == "passed" for c in table),
+            "passed": sum(c["status"] == CheckStatus.PASSED for c in table),
             "not_passed": [
                 {"check": c["type"], "columns": c["columns"], "result": c["status"]}
                 for c in table
-                if c["status"] != "passed"
+                if c["status"] != CheckStatus.PASSED
             ],
         },
-        "errors": sum(c["level"] == "error" for c in checks),
+        "errors": sum(c["level"] == CheckStatus.ERROR for c in checks),
     }
 
 
@@ -212,22 +223,10 @@ def _waiver(w: Waiver, now: datetime) -> dict[str, Any]:
     }
 
 
-def _history(engine: Engine, target: DatasetVersion) -> list[dict[str, Any]]:
+def _history(engine: Engine, target: Version) -> list[dict[str, Any]]:
     """Dimension scores of the last versions of the same partition, oldest first."""
-    with transaction(engine) as s:
-        rows = s.execute(
-            select(DatasetVersion.number, QualityResult.dimension, QualityResult.conforming_percent)
-            .join(QualityResult, QualityResult.version_id == DatasetVersion.id)
-            .where(
-                DatasetVersion.dataset == target.dataset,
-                DatasetVersion.partition == target.partition,
-                DatasetVersion.number <= target.number,
-                DatasetVersion.number > target.number - HISTORY,
-            )
-            .order_by(DatasetVersion.number)
-        ).all()
     by_version: dict[int, dict[str, float | None]] = {}
-    for number, dim, pct in rows:
+    for number, dim, pct in score_history(engine, target, HISTORY):
         by_version.setdefault(number, {})[dim] = pct
     return [{"version": n, "scores": scores} for n, scores in by_version.items()]
 

@@ -1,21 +1,24 @@
-"""Purge certificates as plain data, for export (``steward certificates``) and the UI."""
+"""Purge certificates: their statement of scope, their plain-data and one-line forms for
+export (``steward certificates``) and the UI. ``list_certificates`` is the ledger's
+(``ledger.certificates``), offered here beside the forms it is read for."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from orchestration.clock import district_time
 from orchestration.ledger import audit
-from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import Incident, PurgeCertificate
-from orchestration.vocabulary import IncidentKind, PurgeKind
+from orchestration.ledger.certificates import add_certificate
+from orchestration.ledger.certificates import list_certificates as list_certificates
+from orchestration.ledger.incidents import resolve_incidents
+from orchestration.records import Certificate
+from orchestration.vocabulary import AuditAction, IncidentKind, PurgeKind
 
 
-def as_dict(c: PurgeCertificate) -> dict[str, Any]:
+def as_dict(c: Certificate) -> dict[str, Any]:
     return {
         "certificate": c.id,
         "kind": c.kind,
@@ -33,15 +36,7 @@ def as_dict(c: PurgeCertificate) -> dict[str, Any]:
     }
 
 
-def list_certificates(engine: Engine, dataset: str | None = None) -> list[PurgeCertificate]:
-    query = select(PurgeCertificate).order_by(PurgeCertificate.id)
-    if dataset is not None:
-        query = query.where(PurgeCertificate.dataset == dataset)
-    with transaction(engine) as s:
-        return list(s.scalars(query))
-
-
-def summary(c: PurgeCertificate) -> str:
+def summary(c: Certificate) -> str:
     what = (
         f"{c.row_count} row(s)"
         if c.kind == PurgeKind.ROWS
@@ -108,49 +103,36 @@ def new_certificate(
     verification: dict[str, Any],
     actor: str,
     now: datetime,
-) -> PurgeCertificate:
+) -> Certificate:
     """A certificate added in the caller's transaction (so that tombstones, intents and the
-    certificate commit together), with its own statement of scope; flushed, so it has an id."""
-    certificate = PurgeCertificate(
+    certificate commit together), with its own statement of scope."""
+    return add_certificate(
+        s,
         kind=kind,
         dataset=dataset,
-        partitions={"partitions": partitions},
-        row_count=row_count,
-        versions={"versions": [{"partition": p, "version": n} for p, n in versions]},
+        partitions=partitions,
+        versions=versions,
         removed=removed,
-        keys_destroyed={"key_ids": keys},
+        keys=keys,
         policy=policy,
         deadline=deadline,
-        executed_at=now,
+        row_count=row_count,
+        verification={**verification, "scope": scope(kind, verification.get("key_erasure", {}))},
         actor=actor,
-        verification={
-            **verification,
-            "scope": scope(kind, verification.get("key_erasure", {})),
-        },
+        now=now,
     )
-    s.add(certificate)
-    s.flush()
-    return certificate
 
 
 def close_purge(
-    s: Session, certificate: PurgeCertificate, resolves: IncidentKind, detail: dict[str, Any]
+    s: Session, certificate: Certificate, resolves: IncidentKind, detail: dict[str, Any]
 ) -> None:
     """Resolve the dataset's open incidents of the kind this purge completes, and log it."""
-    s.execute(
-        update(Incident)
-        .where(
-            Incident.dataset == certificate.dataset,
-            Incident.kind == resolves,
-            Incident.resolved_at.is_(None),
-        )
-        .values(resolved_at=certificate.executed_at)
-    )
+    resolve_incidents(s, [resolves], certificate.executed_at, certificate.dataset)
     audit.append(
         s,
         at=certificate.executed_at,
         actor=certificate.actor,
-        action="purge",
+        action=AuditAction.PURGE,
         dataset=certificate.dataset,
         detail={"certificate": certificate.id, "kind": certificate.kind, **detail},
     )

@@ -10,16 +10,18 @@ readable and restorable, for the hold's purpose, until the hold ends (holds susp
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine
 
 from orchestration.clock import Clock
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.models import AnchorKind
 from orchestration.errors import RetentionRefused
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import DatasetVersion, LegalHold
+from orchestration.ledger.holds import is_held
+from orchestration.ledger.purges import first_created, first_promoted
+from orchestration.records import Version
 from orchestration.retention.deadlines import Deadline, partition_deadline
-from orchestration.vocabulary import VersionStatus
+from orchestration.vocabulary import NO_PARTITION
 
 
 class RetentionGuard:
@@ -28,7 +30,7 @@ class RetentionGuard:
     def __init__(self, catalog: Catalog, engine: Engine, clock: Clock) -> None:
         self.catalog, self.engine, self.clock = catalog, engine, clock
 
-    def __call__(self, version: DatasetVersion) -> None:
+    def __call__(self, version: Version) -> None:
         deadline = self.expired(version.dataset, version.partition)
         if deadline is not None:
             assert deadline.at is not None
@@ -50,35 +52,17 @@ class RetentionGuard:
             return None
         now = self.clock.now()
         with transaction(self.engine) as s:
-            first = s.scalar(
-                select(func.min(DatasetVersion.created_at)).where(
-                    DatasetVersion.dataset == dataset,
-                    DatasetVersion.partition == partition,
-                    DatasetVersion.status != VersionStatus.PURGED,
-                )
-            )
+            first = first_created(s, dataset, partition)
             if first is None:
                 return None
             derivations = []
             if policy.anchor.kind is AnchorKind.DERIVATION:
                 for down in self.catalog.downstream_of(dataset):
-                    part = partition if self.catalog.declaration(down).is_partitioned else ""
-                    derivations.append(
-                        s.scalar(
-                            select(func.min(DatasetVersion.promoted_at)).where(
-                                DatasetVersion.dataset == down, DatasetVersion.partition == part
-                            )
-                        )
-                    )
+                    partitioned = self.catalog.declaration(down).is_partitioned
+                    part = partition if partitioned else NO_PARTITION
+                    derivations.append(first_promoted(s, down, part))
             deadline = partition_deadline(policy, partition, first, derivations)
             if deadline.at is None or deadline.at > now:
                 return None
-            held = s.scalar(
-                select(func.count(LegalHold.id)).where(
-                    LegalHold.dataset == dataset,
-                    LegalHold.released_at.is_(None),
-                    or_(LegalHold.partition.is_(None), LegalHold.partition == partition),
-                    or_(LegalHold.until.is_(None), LegalHold.until > now),
-                )
-            )
+            held = is_held(s, dataset, partition, now)
         return None if held else deadline

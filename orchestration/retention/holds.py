@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from orchestration.declarations.catalog import Catalog
 from orchestration.errors import BadInput, NotFound
-from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import LegalHold
+from orchestration.ledger.holds import active_holds, add_hold, release
+from orchestration.records import Hold
 
 
 def place_hold(
@@ -23,7 +23,7 @@ def place_hold(
     until: datetime | None,
     actor: str,
     now: datetime,
-) -> LegalHold:
+) -> Hold:
     decl = catalog.declaration(dataset)
     if decl.retention_policy is None:
         raise BadInput(f"{dataset} has no retention policy: nothing to hold")
@@ -33,68 +33,40 @@ def place_hold(
         raise BadInput("a legal hold needs a reason")
     if until is not None and until <= now:
         raise BadInput(f"the hold would end at {until.isoformat()}, before now")
-    with transaction(engine) as s:
-        hold = LegalHold(
-            dataset=dataset,
-            partition=partition,
-            reason=reason,
-            actor=actor,
-            placed_at=now,
-            until=until,
-        )
-        s.add(hold)
-        audit.append(
-            s,
-            at=now,
-            actor=actor,
-            action="hold",
-            dataset=dataset,
-            partition=partition,
-            detail={"reason": reason, "until": until.isoformat() if until else None},
-        )
-    return hold
+    return add_hold(
+        engine,
+        dataset=dataset,
+        partition=partition,
+        reason=reason,
+        until=until,
+        actor=actor,
+        now=now,
+    )
 
 
 def release_holds(
     engine: Engine, dataset: str, partition: str | None, actor: str, now: datetime
-) -> list[LegalHold]:
+) -> list[Hold]:
+    """Release the active holds on exactly this scope (the dataset, or one partition); none
+    there is NotFound, naming the scopes that are held."""
     with transaction(engine) as s:
-        holds = list(
-            s.scalars(
-                select(LegalHold).where(
-                    LegalHold.dataset == dataset,
-                    LegalHold.released_at.is_(None),
-                    LegalHold.partition.is_(None)
-                    if partition is None
-                    else LegalHold.partition == partition,
-                )
-            )
-        )
-        if not holds:
-            where = f" partition {partition}" if partition else ""
-            active = sorted(
-                {
-                    f"--partition {h.partition}"
-                    if h.partition
-                    else "the whole dataset (no --partition)"
-                    for h in s.scalars(
-                        select(LegalHold).where(
-                            LegalHold.dataset == dataset, LegalHold.released_at.is_(None)
-                        )
-                    )
-                }
-            )
-            held = f"; its active holds: {', '.join(active)}" if active else "; it has none"
-            raise NotFound(f"no active legal hold on {dataset}{where}{held}")
-        for hold in holds:
-            hold.released_at, hold.released_by = now, actor
-            audit.append(
-                s,
-                at=now,
-                actor=actor,
-                action="release",
-                dataset=dataset,
-                partition=partition,
-                detail={"hold": hold.id},
-            )
-    return holds
+        held = active_holds(s, dataset)
+        mine = [h for h in held if h.partition == partition]
+        if not mine:
+            raise NotFound(f"no active legal hold on {dataset}{_where(partition)}{_held(held)}")
+        return release(s, mine, actor, now)
+
+
+def _where(partition: str | None) -> str:
+    return f" partition {partition}" if partition else ""
+
+
+def _held(holds: list[Hold]) -> str:
+    """The active holds, as the options that would release them."""
+    active = sorted(
+        {
+            f"--partition {h.partition}" if h.partition else "the whole dataset (no --partition)"
+            for h in holds
+        }
+    )
+    return f"; its active holds: {', '.join(active)}" if active else "; it has none"

@@ -14,30 +14,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
-from orchestration.errors import BadInput, StewardError
-from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import BackupCopy, DatasetVersion
-from orchestration.retention.reconcile import (
-    LANDING,
-    STORE,
-    Found,
-    FoundKey,
-    Inventory,
-    LedgerVersion,
-)
-from orchestration.steward import Steward
+from orchestration.errors import BadInput, LocationUnreachable
+from orchestration.ledger.purges import copy_locations, version_refs
+from orchestration.records import VersionRef
+from orchestration.retention.context import SweepContext
+from orchestration.retention.reconcile import LANDING, STORE, Found, FoundKey, Inventory
 from orchestration.store.backends import ObjectBackend, backend_for, recorded_root, root_uri
-from orchestration.store.keys import data_keys
-from orchestration.vocabulary import VersionStatus
+from orchestration.vocabulary import OBJECTS_ROOT
 
-OBJECTS = "objects/"
-
-
-class LocationUnreachable(StewardError):
-    """A backup location recorded for a copy cannot be parsed or reached: nothing there can be
-    purged or verified, so nothing is certified (C4.1-3)."""
+OBJECTS = f"{OBJECTS_ROOT}/"
 
 
 @dataclass(frozen=True)
@@ -48,59 +33,49 @@ class Locations:
     unreachable: tuple[tuple[str, str], ...]
 
 
-def _configured(steward: Steward) -> dict[str, str]:
+def _configured(ctx: SweepContext) -> dict[str, str]:
     """root -> label of every configured backup target."""
-    return {
-        root_uri(uri): f"backup:{name}"
-        for name, uri in sorted(steward.settings.backup_targets.items())
-    }
+    return {root_uri(uri): f"backup:{name}" for name, uri in sorted(ctx.backup_uris.items())}
 
 
-def backup_locations(steward: Steward, dataset: str | None = None) -> Locations:
+def backup_locations(ctx: SweepContext, dataset: str | None = None) -> Locations:
     """The configured targets and every location recorded for a copy (of a version of
     ``dataset``, or of any); a recorded one that cannot be reached is reported, not dropped."""
-    configured = _configured(steward)
+    configured = _configured(ctx)
     backends: dict[str, ObjectBackend] = {
-        label: steward.backups.targets[label.removeprefix("backup:")]
-        for label in configured.values()
+        label: ctx.backups[label.removeprefix("backup:")] for label in configured.values()
     }
-    query = select(BackupCopy.location, DatasetVersion.object_key).join(
-        DatasetVersion, BackupCopy.version_id == DatasetVersion.id
-    )
-    if dataset is not None:
-        query = query.where(DatasetVersion.dataset == dataset)
-    with transaction(steward.engine) as s:
-        recorded = sorted(set(s.execute(query).tuples()))
     unreachable: list[tuple[str, str]] = []
     roots: set[str] = set()
-    for location, object_key in recorded:
+    for location, object_key in copy_locations(ctx.engine, dataset):
         try:
             roots.add(recorded_root(location, object_key))
         except BadInput as exc:
             unreachable.append((location.rpartition("/")[0], str(exc)))
     for root in sorted(roots):
         label = configured.get(root, f"backup@{root}")
-        if label in configured.values():
-            backend = backends[label]
-        else:
-            backend = backend_for(root, steward.settings.s3_endpoint_url)
-            backends[label] = backend
-        try:
-            ok = backend.reachable()
-        except Exception as exc:  # a misconfigured endpoint: reported as unreachable
-            ok, why = False, type(exc).__name__
-        else:
-            why = "it does not answer (gone, moved or not permitted)"
-        if not ok:
+        if label not in configured.values():
+            backends[label] = backend_for(root, ctx.s3_endpoint_url)
+        why = _unreachable(backends[label])
+        if why is not None:
             unreachable.append((label, f"recorded backup location {root}: {why}"))
             backends.pop(label, None)
     return Locations(backends, tuple(unreachable))
 
 
-def purge_locations(steward: Steward, dataset: str) -> dict[str, ObjectBackend]:
+def _unreachable(backend: ObjectBackend) -> str | None:
+    """Why a location cannot be reached, or None when it answers."""
+    try:
+        ok = backend.reachable()
+    except Exception as exc:  # a misconfigured endpoint: reported as unreachable
+        return type(exc).__name__
+    return None if ok else "it does not answer (gone, moved or not permitted)"
+
+
+def purge_locations(ctx: SweepContext, dataset: str) -> dict[str, ObjectBackend]:
     """Every location a copy of ``dataset`` was ever recorded at, and the configured targets;
     raises when a recorded one cannot be reached (no certificate without it)."""
-    found = backup_locations(steward, dataset)
+    found = backup_locations(ctx, dataset)
     if found.unreachable:
         raise LocationUnreachable(
             f"{dataset}: purge not verified, nothing marked purged: "
@@ -109,38 +84,9 @@ def purge_locations(steward: Steward, dataset: str) -> dict[str, ObjectBackend]:
     return found.backends
 
 
-def ledger_versions(steward: Steward) -> list[LedgerVersion]:
-    """Every version row that is not purged, with what it references."""
-    with transaction(steward.engine) as s:
-        rows = s.execute(
-            select(
-                DatasetVersion.id,
-                DatasetVersion.dataset,
-                DatasetVersion.partition,
-                DatasetVersion.number,
-                DatasetVersion.status,
-                DatasetVersion.created_at,
-                DatasetVersion.object_key,
-                DatasetVersion.sources,
-            ).where(DatasetVersion.status != VersionStatus.PURGED)
-        ).all()
-    return [
-        LedgerVersion(
-            r.id,
-            r.dataset,
-            r.partition,
-            r.number,
-            r.status,
-            r.created_at,
-            r.object_key,
-            tuple(sorted(r.sources)),
-        )
-        for r in rows
-    ]
-
-
-def _aware(at: datetime) -> datetime:
-    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+def ledger_versions(ctx: SweepContext) -> list[VersionRef]:
+    """Every version that is not purged, with what it references."""
+    return version_refs(ctx.engine)
 
 
 def landing_files(landing: Path) -> list[Found]:
@@ -159,32 +105,22 @@ def landing_files(landing: Path) -> list[Found]:
     return found
 
 
-def data_key_records(steward: Steward) -> list[FoundKey]:
+def data_key_records(ctx: SweepContext) -> list[FoundKey]:
     """Every data key in the key store: ids, dataset, partition and creation time only."""
-    keys = steward.store.keys
-    with transaction(keys.engine) as s:
-        rows = s.execute(
-            select(
-                data_keys.c.key_id,
-                data_keys.c.dataset,
-                data_keys.c.partition,
-                data_keys.c.created_at,
-            )
-        ).all()
-    return [FoundKey(r[0], r[1], r[2], _aware(r[3])) for r in rows]
+    return [FoundKey(*found) for found in ctx.keys.inventory()]
 
 
-def take_inventory(steward: Steward) -> tuple[Inventory, Locations]:
+def take_inventory(ctx: SweepContext) -> tuple[Inventory, Locations]:
     """List everything that physically exists; a location that fails to list is unreachable."""
-    locations = backup_locations(steward)
-    things = landing_files(steward.settings.landing_dir)
+    locations = backup_locations(ctx)
+    things = landing_files(ctx.landing_dir)
     unreachable = list(locations.unreachable)
-    for label, backend in [(STORE, steward.store.backend), *locations.backends.items()]:
+    for label, backend in [(STORE, ctx.backend), *locations.backends.items()]:
         try:
             listed = backend.listing(OBJECTS)
         except Exception as exc:  # an S3 error: the location cannot be inventoried
             unreachable.append((label, f"listing failed: {type(exc).__name__}"))
             continue
         things += [Found(label, i.key, i.modified, i.version_id) for i in listed]
-    inventory = Inventory(tuple(things), tuple(data_key_records(steward)), tuple(unreachable))
+    inventory = Inventory(tuple(things), tuple(data_key_records(ctx)), tuple(unreachable))
     return inventory, locations

@@ -15,13 +15,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select, update
-
+from orchestration.errors import OrphansLeft
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import DatasetVersion, LegalHold, PurgeCertificate, RefusedDelivery
+from orchestration.ledger.holds import all_active_holds
+from orchestration.ledger.locks import Held
+from orchestration.ledger.purges import reject_staged
+from orchestration.ledger.refusals import name_purged
+from orchestration.records import Certificate
 from orchestration.retention.certificates import close_purge, new_certificate
+from orchestration.retention.context import SweepContext, ensure
 from orchestration.retention.inventory import (
     Locations,
     backup_locations,
@@ -29,47 +34,25 @@ from orchestration.retention.inventory import (
     take_inventory,
 )
 from orchestration.retention.plan import Hold, SweepPlan
-from orchestration.retention.reconcile import (
-    LANDING,
-    STORE,
-    OrphanPlan,
-    reconcile,
-)
-from orchestration.steward import Steward
+from orchestration.retention.reconcile import LANDING, STORE, OrphanPlan, reconcile
+from orchestration.retention.report import SweepReport, incident
 from orchestration.store.backends import ObjectBackend
-from orchestration.vocabulary import IncidentKind, PurgeKind, VersionStatus
-
-if TYPE_CHECKING:
-    from orchestration.retention.sweep import Sweeper, SweepReport
-
-
-class OrphansLeft(Exception):
-    """Something due was still there after the purge; nothing was certified."""
+from orchestration.vocabulary import IncidentKind, PurgeKind
 
 
 def plan_orphans(
-    steward: Steward,
+    ctx: SweepContext,
     plan: SweepPlan,
     only: str | None = None,
     also_purging: frozenset[tuple[str, str]] = frozenset(),
 ) -> OrphanPlan:
     """Inventory and reconcile, as of the plan's time; reads only (the dry run uses it)."""
-    inventory, _ = take_inventory(steward)
-    with transaction(steward.engine) as s:
-        holds = [
-            Hold(h.dataset, h.partition, h.reason, h.until)
-            for h in s.scalars(select(LegalHold).where(LegalHold.released_at.is_(None)))
-        ]
+    inventory, _ = take_inventory(ctx)
+    holds = [Hold(h.dataset, h.partition, h.reason, h.until) for h in all_active_holds(ctx.engine)]
     purging = frozenset((p.dataset, p.partition) for p in plan.purges) | also_purging
     deadlines = {(d.dataset, d.partition): d.deadline.at for d in plan.deadlines}
     found = reconcile(
-        steward.catalog,
-        inventory,
-        ledger_versions(steward),
-        holds,
-        deadlines,
-        purging,
-        plan.as_of,
+        ctx.catalog, inventory, ledger_versions(ctx), holds, deadlines, purging, plan.as_of
     )
     return found if only is None else _only(found, only)
 
@@ -90,7 +73,8 @@ def _only(found: OrphanPlan, dataset: str) -> OrphanPlan:
 
 
 def sweep_orphans(
-    sweeper: Sweeper,
+    ctx: SweepContext,
+    held: Held | None,
     report: SweepReport,
     only: str | None,
     on_step: Callable[[str], None],
@@ -98,40 +82,30 @@ def sweep_orphans(
 ) -> OrphanPlan:
     """Purge every orphan that is due, a certificate per dataset; failures and unreachable
     locations are incidents (C4.1-3)."""
-    steward = sweeper.steward
     on_step("taking the inventory")
-    found = plan_orphans(steward, report.plan, only, also_purging)
+    found = plan_orphans(ctx, report.plan, only, also_purging)
     for location, why in found.unreachable:
-        sweeper._incident(
-            report,
-            IncidentKind.LOCATION_UNREACHABLE,
-            None,
-            None,
-            {"location": location, "error": why},
-        )
+        detail = {"location": location, "error": why}
+        incident(ctx, report, IncidentKind.LOCATION_UNREACHABLE, None, None, detail)
     if not found.datasets():
         return found
-    locations = backup_locations(steward)
+    locations = backup_locations(ctx)
     for dataset in found.datasets():
         on_step(f"purging orphans of {dataset}")
         try:
-            report.certificates.append(purge_orphans(sweeper, found.of(dataset), locations))
+            report.certificates.append(purge_orphans(ctx, held, found.of(dataset), locations))
         except Exception as exc:  # an S3 or file-system error: reported, retried next night
-            sweeper._incident(
-                report,
-                IncidentKind.ORPHAN_PURGE_FAILED,
-                dataset,
-                None,
-                {"error": f"{type(exc).__name__}: {exc}"[:2000]},
-            )
+            detail = {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+            incident(ctx, report, IncidentKind.ORPHAN_PURGE_FAILED, dataset, None, detail)
     return found
 
 
-def purge_orphans(sweeper: Sweeper, found: OrphanPlan, locations: Locations) -> PurgeCertificate:
+def purge_orphans(
+    ctx: SweepContext, held: Held | None, found: OrphanPlan, locations: Locations
+) -> Certificate:
     """Delete one dataset's due orphans, verify, certify; see the module docstring."""
-    steward = sweeper.steward
     (dataset,) = found.graces
-    live = ledger_versions(steward)
+    live = ledger_versions(ctx)
     dead = {d.id for d in found.dead_staged}
     live_objects = {v.object_key for v in live if v.id not in dead}
     live_sources = {s for v in live if v.id not in dead for s in v.sources}
@@ -146,14 +120,25 @@ def purge_orphans(sweeper: Sweeper, found: OrphanPlan, locations: Locations) -> 
     for o in items:
         if o.name not in names[o.location]:
             names[o.location].append(o.name)
-    backends: dict[str, ObjectBackend] = {STORE: steward.store.backend, **locations.backends}
+    backends: dict[str, ObjectBackend] = {STORE: ctx.backend, **locations.backends}
     missing = sorted(set(names) - {LANDING} - set(backends))
     if missing:
         raise OrphansLeft(f"{dataset}: location(s) {missing} cannot be reached; nothing purged")
 
-    if sweeper.held is not None:
-        sweeper.held.ensure()
-    landing = steward.settings.landing_dir
+    ensure(held)
+    removed = _delete(ctx.landing_dir, backends, names)
+    removed["keys"] = ctx.keys.destroy(keys) if keys else 0
+    left = _left(ctx.landing_dir, backends, names)
+    left["keys"] = len(ctx.keys.existing(keys))
+    if any(left.values()):
+        raise OrphansLeft(f"{dataset}: orphan purge not verified, nothing certified: {left}")
+    return _certify(ctx, found, dict(names), removed, left, keys)
+
+
+def _delete(
+    landing: Path, backends: dict[str, ObjectBackend], names: dict[str, list[str]]
+) -> dict[str, int]:
+    """Remove the named files and objects; how many were there, per location."""
     removed: dict[str, int] = {}
     for location, listed in sorted(names.items()):
         if location == LANDING:
@@ -163,47 +148,42 @@ def purge_orphans(sweeper: Sweeper, found: OrphanPlan, locations: Locations) -> 
             removed[LANDING] = len(present)
         else:
             removed[location] = sum(backends[location].purge(listed).values())
-    removed["keys"] = steward.store.keys.destroy(keys) if keys else 0
+    return removed
 
+
+def _left(
+    landing: Path, backends: dict[str, ObjectBackend], names: dict[str, list[str]]
+) -> dict[str, int]:
+    """How many of the named files and objects are still there, per location."""
     left: dict[str, int] = {}
     for location, listed in sorted(names.items()):
         if location == LANDING:
             left[LANDING] = sum((landing / n).exists() for n in listed)
         else:
             left[location] = sum(backends[location].remaining(listed).values())
-    left["keys"] = len(steward.store.keys.existing(keys))
-    if any(left.values()):
-        raise OrphansLeft(f"{dataset}: orphan purge not verified, nothing certified: {left}")
-    return _certify(sweeper, found, dict(names), removed, left, keys)
+    return left
 
 
 def _certify(
-    sweeper: Sweeper,
+    ctx: SweepContext,
     found: OrphanPlan,
     names: dict[str, list[str]],
     removed: dict[str, int],
     left: dict[str, int],
     keys: list[str],
-) -> PurgeCertificate:
-    steward = sweeper.steward
+) -> Certificate:
+    """The certificate; dead stagings end ``rejected`` and refused deliveries name it, in
+    the same transaction."""
     (dataset, grace), *_ = found.graces.items()
-    now = steward.clock.now()
-    decl = steward.catalog.datasets.get(dataset)
-    policy = decl.declaration.retention_policy if decl is not None else None
+    decl = ctx.catalog.datasets.get(dataset)
     partitions = sorted(
         {o.partition for o in found.due if o.partition is not None}
         | {k.partition for k in found.keys}
         | {d.partition for d in found.dead_staged}
     )
-    verification: dict[str, Any] = {
-        "left": left,
-        "orphans": {loc: sorted(n) for loc, n in sorted(names.items())},
-        "grace": grace,
-        "reasons": sorted({o.why for o in found.due} | {k.why for k in found.keys})
-        + (["staged by a process that did not finish"] if found.dead_staged else []),
-        "key_erasure": steward.store.keys.erasure(keys),
-    }
-    with transaction(steward.engine) as s:
+    verification = _verification(ctx, found, names, left, keys)
+    now = ctx.clock.now()
+    with transaction(ctx.engine) as s:
         certificate = new_certificate(
             s,
             kind=PurgeKind.ORPHANS,
@@ -212,35 +192,22 @@ def _certify(
             versions=[(d.partition, d.number) for d in found.dead_staged],
             removed=removed,
             keys=keys,
-            policy=policy,
+            policy=decl.declaration.retention_policy if decl is not None else None,
             deadline=None,
             row_count=None,
             verification=verification,
-            actor=sweeper.actor,
+            actor=ctx.actor,
             now=now,
         )
         if found.dead_staged:
-            s.execute(
-                update(DatasetVersion)
-                .where(
-                    DatasetVersion.id.in_([d.id for d in found.dead_staged]),
-                    DatasetVersion.status == VersionStatus.STAGED,
-                )
-                .values(
-                    status=VersionStatus.REJECTED,
-                    status_reason="staged by a process that did not finish; its object was "
-                    f"purged as an orphan after the grace {grace}: certificate {certificate.id}",
-                )
+            reject_staged(
+                s,
+                [d.id for d in found.dead_staged],
+                "staged by a process that did not finish; its object was purged as an orphan "
+                f"after the grace {grace}: certificate {certificate.id}",
             )
         if names.get(LANDING):
-            s.execute(
-                update(RefusedDelivery)
-                .where(
-                    RefusedDelivery.file.in_(names[LANDING]),
-                    RefusedDelivery.purge_certificate_id.is_(None),
-                )
-                .values(purge_certificate_id=certificate.id)
-            )
+            name_purged(s, names[LANDING], certificate.id)
         close_purge(
             s,
             certificate,
@@ -248,3 +215,21 @@ def _certify(
             {"removed": removed, "versions": [d.number for d in found.dead_staged]},
         )
     return certificate
+
+
+def _verification(
+    ctx: SweepContext,
+    found: OrphanPlan,
+    names: dict[str, list[str]],
+    left: dict[str, int],
+    keys: list[str],
+) -> dict[str, Any]:
+    """What was checked, and why each thing was an orphan: names and counts only."""
+    return {
+        "left": left,
+        "orphans": {loc: sorted(n) for loc, n in sorted(names.items())},
+        "grace": found.grace_of(next(iter(found.graces))),
+        "reasons": sorted({o.why for o in found.due} | {k.why for k in found.keys})
+        + (["staged by a process that did not finish"] if found.dead_staged else []),
+        "key_erasure": ctx.keys.erasure(keys),
+    }

@@ -16,6 +16,7 @@ from orchestration.clock import district_time
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.models import AnchorKind, RetentionPolicy
 from orchestration.retention.deadlines import Deadline, partition_deadline, row_deadlines
+from orchestration.vocabulary import partition_prefix
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,9 @@ class VersionRecord:
 
 @dataclass(frozen=True)
 class Hold:
+    """What the planner needs of an active legal hold (``records.Hold`` is the ledger's whole
+    record: who placed it and when, and its release)."""
+
     dataset: str
     partition: str | None  # None: the whole dataset
     reason: str
@@ -72,7 +76,7 @@ class PartitionPurge:
 
     @property
     def prefix(self) -> str:
-        return f"objects/{self.dataset}/{self.partition or '_'}/"
+        return partition_prefix(self.dataset, self.partition)
 
 
 @dataclass(frozen=True)

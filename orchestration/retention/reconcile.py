@@ -25,12 +25,13 @@ from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.durations import parse_duration
 from orchestration.declarations.models import DISTRICT_DEFAULTS_FILE, MIN_ORPHAN_GRACE, AnchorKind
 from orchestration.errors import BadInput
+from orchestration.records import VersionRef
 from orchestration.retention.deadlines import partition_deadline
 from orchestration.retention.plan import Hold
-from orchestration.vocabulary import VersionStatus
+from orchestration.vocabulary import VersionStatus, owner_of_object
 
-LANDING = "landing"
-STORE = "store"
+LANDING = "landing"  # the location label of the landing area
+STORE = "store"  # the location label of the version store
 
 
 @dataclass(frozen=True)
@@ -56,20 +57,6 @@ class Inventory:
     things: tuple[Found, ...]
     keys: tuple[FoundKey, ...]
     unreachable: tuple[tuple[str, str], ...] = ()  # (location, why): an incident, never a skip
-
-
-@dataclass(frozen=True)
-class LedgerVersion:
-    """A version row that is not purged: what it references."""
-
-    id: int
-    dataset: str
-    partition: str
-    number: int
-    status: str
-    created_at: datetime
-    object_key: str
-    sources: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -186,7 +173,7 @@ def _left(delta: timedelta) -> str:
 def reconcile(
     catalog: Catalog,
     inventory: Inventory,
-    versions: Sequence[LedgerVersion],
+    versions: Sequence[VersionRef],
     holds: Sequence[Hold],
     deadlines: Mapping[tuple[str, str], datetime | None],
     purging: frozenset[tuple[str, str]],
@@ -198,66 +185,111 @@ def reconcile(
     sweep planner computed. ``purging``: the partitions the sweep plan purges whole; what lies
     under them is that purge's (and its certificate's) business, not an orphan.
     """
-    folders = {
-        d.declaration.landing.folder: key
-        for key, d in catalog.datasets.items()
-        if d.declaration.landing is not None
-    }
     if catalog.district is None:
         raise BadInput(f"retention_policies/{DISTRICT_DEFAULTS_FILE} was not loaded")
     default = catalog.district.orphan_grace
-    graces = {key: _grace_text(catalog, key, default) for key in catalog.datasets}
-
-    def grace(dataset: str) -> relativedelta:
-        return parse_duration(graces.get(dataset, default))
-
+    rules = _Rules(
+        catalog,
+        {key: _grace_text(catalog, key, default) for key in catalog.datasets},
+        default,
+        holds,
+        deadlines,
+        purging,
+        now,
+    )
     dead = [
         DeadStaging(v.id, v.dataset, v.partition, v.number, v.object_key)
         for v in versions
         if v.status == VersionStatus.STAGED
         and (v.dataset, v.partition) not in purging
-        and v.created_at + grace(v.dataset) <= now
+        and v.created_at + rules.grace(v.dataset) <= now
         and not _held(holds, v.dataset, v.partition, now)
     ]
     dead_ids = {d.id for d in dead}
-    dead_objects = {d.object_key for d in dead}
     live = [v for v in versions if v.id not in dead_ids]
-    live_objects = {v.object_key for v in live}
-    live_sources = {s for v in live for s in v.sources}
-    live_partitions = {(v.dataset, v.partition) for v in live}
+    due, waiting, held = rules.orphans(inventory.things, live, {d.object_key for d in dead})
+    return OrphanPlan(
+        now,
+        tuple(due),
+        tuple(waiting),
+        tuple(held),
+        tuple(rules.orphan_keys(inventory.keys, {(v.dataset, v.partition) for v in live})),
+        tuple(dead),
+        rules.graces,
+        default,
+        tuple(inventory.unreachable),
+    )
 
-    def deadline_of(dataset: str, partition: str | None, modified: datetime) -> datetime | None:
-        if partition is None or dataset not in catalog.datasets:
+
+@dataclass(frozen=True)
+class _Rules:
+    """What decides whether a thing found is an orphan, and when it is due."""
+
+    catalog: Catalog
+    graces: Mapping[str, str]
+    default: str
+    holds: Sequence[Hold]
+    deadlines: Mapping[tuple[str, str], datetime | None]
+    purging: frozenset[tuple[str, str]]
+    now: datetime
+
+    def grace(self, dataset: str) -> relativedelta:
+        return parse_duration(self.graces.get(dataset, self.default))
+
+    def deadline_of(
+        self, dataset: str, partition: str | None, modified: datetime
+    ) -> datetime | None:
+        if partition is None or dataset not in self.catalog.datasets:
             return None
-        if (dataset, partition) in deadlines:
-            return deadlines[dataset, partition]
-        return _deadline_without_versions(catalog, dataset, partition, modified)
+        if (dataset, partition) in self.deadlines:
+            return self.deadlines[dataset, partition]
+        return _deadline_without_versions(self.catalog, dataset, partition, modified)
 
-    due: list[Orphan] = []
-    waiting: list[Orphan] = []
-    held: list[Orphan] = []
-    for thing in inventory.things:
-        if thing.location == LANDING:
-            if thing.name in live_sources:
+    def orphans(
+        self, things: Sequence[Found], live: Sequence[VersionRef], dead_objects: set[str]
+    ) -> tuple[list[Orphan], list[Orphan], list[Orphan]]:
+        """The things no live version references: due, waiting for their grace, or held."""
+        folders = {
+            d.declaration.landing.folder: key
+            for key, d in self.catalog.datasets.items()
+            if d.declaration.landing is not None
+        }
+        live_objects = {v.object_key for v in live}
+        live_sources = {s for v in live for s in v.sources}
+        due: list[Orphan] = []
+        waiting: list[Orphan] = []
+        held: list[Orphan] = []
+        for thing in things:
+            if thing.name in (live_sources if thing.location == LANDING else live_objects):
                 continue
-            dataset, partition = _landing_owner(catalog, folders, thing.name)
-        else:
-            if thing.name in live_objects:
+            if thing.location == LANDING:
+                dataset, partition = _landing_owner(self.catalog, folders, thing.name)
+            else:
+                dataset, partition = _object_owner(thing.name)
+            if partition is not None and (dataset, partition) in self.purging:
                 continue
-            dataset, partition = _object_owner(thing.name)
-        if partition is not None and (dataset, partition) in purging:
-            continue
-        grace_end = thing.modified + grace(dataset)
-        deadline = deadline_of(dataset, partition, thing.modified)
-        past_deadline = deadline is not None and deadline <= now
+            orphan = self._orphan(thing, dataset, partition, dead_objects)
+            if _held(self.holds, dataset, partition, self.now):
+                held.append(orphan)
+            elif orphan.due <= self.now:
+                due.append(orphan)
+            else:
+                waiting.append(orphan)
+        return due, waiting, held
+
+    def _orphan(
+        self, thing: Found, dataset: str, partition: str | None, dead_objects: set[str]
+    ) -> Orphan:
+        grace_end = thing.modified + self.grace(dataset)
+        deadline = self.deadline_of(dataset, partition, thing.modified)
         at = _due(grace_end, deadline, thing.modified)
         if thing.location != LANDING and thing.name in dead_objects:
             why = "staged by a process that did not finish"
-        elif past_deadline:
+        elif deadline is not None and deadline <= self.now:
             why = "past its partition's retention deadline"
         else:
-            why = f"no version references it; grace {graces.get(dataset, default)}"
-        orphan = Orphan(
+            why = f"no version references it; grace {self.graces.get(dataset, self.default)}"
+        return Orphan(
             thing.location,
             thing.name,
             dataset,
@@ -267,44 +299,25 @@ def reconcile(
             why,
             thing.version_id,
         )
-        if _held(holds, dataset, partition, now):
-            held.append(orphan)
-        elif at <= now:
-            due.append(orphan)
-        else:
-            waiting.append(orphan)
 
-    keys = []
-    for key in inventory.keys:
-        where = (key.dataset, key.partition)
-        if where in live_partitions or where in purging:
-            continue
-        if _held(holds, key.dataset, key.partition, now):
-            continue
-        grace_end = key.created_at + grace(key.dataset)
-        deadline = deadline_of(key.dataset, key.partition, key.created_at)
-        at = _due(grace_end, deadline, key.created_at)
-        if at <= now:
-            keys.append(
-                OrphanKey(
-                    key.key_id,
-                    key.dataset,
-                    key.partition,
-                    at,
-                    "a data key of a partition without a live version",
-                )
-            )
-    return OrphanPlan(
-        now,
-        tuple(due),
-        tuple(waiting),
-        tuple(held),
-        tuple(keys),
-        tuple(dead),
-        graces,
-        default,
-        tuple(inventory.unreachable),
-    )
+    def orphan_keys(
+        self, keys: Sequence[FoundKey], live_partitions: set[tuple[str, str]]
+    ) -> list[OrphanKey]:
+        """The data keys of partitions without a live version that are due, unless held."""
+        found = []
+        for key in keys:
+            where = (key.dataset, key.partition)
+            if where in live_partitions or where in self.purging:
+                continue
+            if _held(self.holds, key.dataset, key.partition, self.now):
+                continue
+            grace_end = key.created_at + self.grace(key.dataset)
+            deadline = self.deadline_of(key.dataset, key.partition, key.created_at)
+            at = _due(grace_end, deadline, key.created_at)
+            if at <= self.now:
+                why = "a data key of a partition without a live version"
+                found.append(OrphanKey(key.key_id, key.dataset, key.partition, at, why))
+        return found
 
 
 def _due(grace_end: datetime, deadline: datetime | None, written: datetime) -> datetime:
@@ -351,11 +364,9 @@ def _landing_owner(
 
 
 def _object_owner(key: str) -> tuple[str, str | None]:
-    """``objects/<zone>/<name>/<partition or _>/<file>``."""
-    parts = key.split("/")
-    if len(parts) >= 5 and parts[0] == "objects":
-        return f"{parts[1]}/{parts[2]}", "" if parts[3] == "_" else parts[3]
-    return "undeclared:objects", None
+    """The dataset and partition whose prefix the key lies under, if it is in the layout."""
+    owner = owner_of_object(key)
+    return owner if owner is not None else ("undeclared:objects", None)
 
 
 def _deadline_without_versions(

@@ -4,65 +4,47 @@ policies, the anchor column of each version (held in memory only, never logged).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+import pandas as pd
 
-from orchestration.declarations.models import AnchorKind
+from orchestration.declarations.models import AnchorKind, RetentionPolicy
 from orchestration.errors import IntegrityError, KeyMissing, NotFound
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import BackupCopy, DatasetVersion, LegalHold
+from orchestration.ledger.holds import active_holds
+from orchestration.ledger.purges import first_promotions, unpurged_versions
+from orchestration.records import Version
+from orchestration.retention.context import SweepContext
 from orchestration.retention.plan import Hold, RetentionState, VersionRecord
-from orchestration.steward import Steward
-from orchestration.store.versions import NO_PARTITION, SETTLED
-from orchestration.vocabulary import VersionStatus
+from orchestration.store.versions import SETTLED
+from orchestration.vocabulary import NO_PARTITION
 
 READER = "retention sweep"
 
+Partitions = dict[tuple[str, str], list[VersionRecord]]
+
 
 def load_state(
-    steward: Steward, only: str | None = None, ungoverned: bool = False
+    ctx: SweepContext, only: str | None = None, ungoverned: bool = False
 ) -> RetentionState:
     """``ungoverned`` also loads datasets without a retention policy (to retire one)."""
-    catalog = steward.catalog
+    catalog = ctx.catalog
     governed = {
         k
         for k, d in catalog.datasets.items()
         if (d.declaration.retention_policy or ungoverned) and (only is None or k == only)
     }
-    with transaction(steward.engine) as s:
-        rows = s.scalars(
-            select(DatasetVersion)
-            .where(
-                DatasetVersion.dataset.in_(governed), DatasetVersion.status != VersionStatus.PURGED
-            )
-            .order_by(DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number)
-        ).all()
-        records = version_records(s, rows)
-        first_pass = {
-            (ds, part): at
-            for ds, part, at in s.execute(
-                select(
-                    DatasetVersion.dataset,
-                    DatasetVersion.partition,
-                    func.min(DatasetVersion.promoted_at),
-                )
-                .where(DatasetVersion.promoted_at.is_not(None))
-                .group_by(DatasetVersion.dataset, DatasetVersion.partition)
-            )
-        }
-        holds = [
-            Hold(h.dataset, h.partition, h.reason, h.until)
-            for h in s.scalars(select(LegalHold).where(LegalHold.released_at.is_(None)))
-        ]
+    with transaction(ctx.engine) as s:  # one snapshot: versions, promotions, holds
+        found = version_records(unpurged_versions(s, governed))
+        first_pass = first_promotions(s)
+        holds = [Hold(h.dataset, h.partition, h.reason, h.until) for h in active_holds(s)]
 
-    versions: dict[tuple[str, str], list[VersionRecord]] = defaultdict(list)
-    for record in records:
+    versions: Partitions = defaultdict(list)
+    for record in found:
         versions[record.dataset, record.partition].append(record)
 
     derivations = {}
-    anchors = {}
+    anchors: dict[int, pd.Series] = {}
     active_keys = {}
     for (key, partition), records in versions.items():
         policy = catalog.policies.get(catalog.declaration(key).retention_policy or "")
@@ -76,41 +58,44 @@ def load_state(
                 for d in catalog.downstream_of(key)
             ]
         if policy.anchor.kind is AnchorKind.COLUMN:
-            active_keys[key, partition] = steward.store.keys.active_key_id(key, partition)
-            for record in records:
-                if record.status not in SETTLED:
-                    continue
-                version = steward.store.get_by_id(record.id)
-                try:
-                    frame = steward.store.read_unguarded(version, READER, steward.settings.actor)
-                except (NotFound, KeyMissing, IntegrityError):
-                    continue  # half-purged by an interrupted sweep: its retired key marks it
-                anchors[record.id] = frame[policy.anchor.column]
+            active_keys[key, partition] = ctx.keys.active_key_id(key, partition)
+            anchors.update(_anchors(ctx, policy, records))
     return RetentionState(versions, holds, derivations, anchors, active_keys)
 
 
-def version_records(session: Session, rows: Sequence[DatasetVersion]) -> list[VersionRecord]:
-    """What the planner and the executor need of each version: its row and the backup
-    targets holding a copy of it."""
-    targets: dict[int, list[str]] = defaultdict(list)
-    for version_id, target in session.execute(
-        select(BackupCopy.version_id, BackupCopy.target).where(
-            BackupCopy.version_id.in_([r.id for r in rows])
-        )
-    ):
-        targets[version_id].append(target)
+def _anchors(
+    ctx: SweepContext, policy: RetentionPolicy, records: list[VersionRecord]
+) -> dict[int, pd.Series]:
+    """Each settled version's anchor column, read in memory; a version that cannot be read is
+    left out (half-purged by an interrupted sweep: its retired key marks it)."""
+    anchors = {}
+    for record in records:
+        if record.status not in SETTLED:
+            continue
+        version = ctx.versions.get_by_id(record.id)
+        try:
+            frame = ctx.versions.read_unguarded(version, READER, ctx.actor)
+        except (NotFound, KeyMissing, IntegrityError):
+            continue
+        anchors[record.id] = frame[policy.anchor.column]
+    return anchors
+
+
+def version_records(versions: Iterable[Version]) -> list[VersionRecord]:
+    """What the planner and the executor need of each version: its identity, key, object,
+    landing files and the backup targets holding a copy of it."""
     return [
         VersionRecord(
-            r.id,
-            r.dataset,
-            r.partition,
-            r.number,
-            r.status,
-            r.created_at,
-            r.key_id,
-            r.object_key,
-            tuple(sorted(r.sources)),
-            tuple(sorted(targets[r.id])),
+            v.id,
+            v.dataset,
+            v.partition,
+            v.number,
+            v.status,
+            v.created_at,
+            v.key_id,
+            v.object_key,
+            tuple(sorted(v.sources)),
+            tuple(sorted(c.target for c in v.backups)),
         )
-        for r in rows
+        for v in versions
     ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
 
-from orchestration.errors import BadInput, NotFound
+from orchestration.errors import BadInput, NotFound, PurgeIncomplete
 
 
 @dataclass(frozen=True)
@@ -47,10 +47,6 @@ class ObjectBackend(Protocol):
     def remaining(self, prefixes: Sequence[str]) -> dict[str, int]: ...
     def listing(self, prefix: str) -> list[Listed]: ...
     def reachable(self) -> bool: ...
-
-
-class PurgeIncomplete(Exception):
-    """Some objects could not be deleted; the message names keys and error codes only."""
 
 
 def owner_of(key: str, members: dict[str, int]) -> str | None:

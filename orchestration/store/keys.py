@@ -173,6 +173,20 @@ class KeyStore:
                 )
             )
 
+    def inventory(self) -> list[tuple[str, str, str, datetime]]:
+        """Every data key as (key id, dataset, partition, creation time in UTC), never its
+        material: the sweep's inventory looks for keys no live version uses (C5.2-11)."""
+        query = select(
+            data_keys.c.key_id, data_keys.c.dataset, data_keys.c.partition, data_keys.c.created_at
+        )
+        with transaction(self.engine) as s:
+            found = s.execute(query).all()
+        keys = []
+        for r in found:
+            created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+            keys.append((r.key_id, r.dataset, r.partition, created.astimezone(UTC)))
+        return keys
+
     def existing(self, key_ids: Iterable[str]) -> set[str]:
         """The keys that could still be unwrapped: their row is there and so is their KEK."""
         ids = list(key_ids)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError as SAIntegrityError
+from sqlalchemy import Engine
 
+from orchestration import vocabulary
 from orchestration.clock import Clock
 from orchestration.declarations.catalog import DeclaredDataset
 from orchestration.errors import (
@@ -30,26 +30,26 @@ from orchestration.errors import (
     QualityBlocked,
     RetentionRefused,
 )
-from orchestration.ledger import audit
-from orchestration.ledger.db import transaction
-from orchestration.ledger.intents import last_intent_id, lock_partition, refuse_if_purging
-from orchestration.ledger.tables import DatasetVersion, QualityResult, VersionInput, Waiver
+from orchestration.ledger import quality as quality_ledger
+from orchestration.ledger import versions as ledger
+from orchestration.ledger.versions import FINAL, NewVersion
+from orchestration.records import Version, Waiver
 from orchestration.store.backends import ObjectBackend
 from orchestration.store.crypto import open_sealed, seal, sha256
 from orchestration.store.frames import EncodedFrame, decode
 from orchestration.store.keys import KeyStore
-from orchestration.vocabulary import VersionStatus
+from orchestration.vocabulary import NO_PARTITION as NO_PARTITION
+from orchestration.vocabulary import CheckStatus, VersionStatus
 
-NO_PARTITION = ""
 SETTLED = (VersionStatus.PROMOTED, VersionStatus.QUARANTINED)
-FINAL = (VersionStatus.PURGING, VersionStatus.PURGED)  # never overwritten
+BLOCKING = (CheckStatus.FAILED, CheckStatus.ERROR)
 
 # Decides, after the integrity audit, whether a staged version is quarantined: returns the
 # reason, or None to promote it.
-Gate = Callable[[DatasetVersion], str | None]
+Gate = Callable[[Version], str | None]
 # Raises RetentionRefused for a version past its retention deadline (the steward's, which knows
 # the catalog); the store alone knows only statuses and intents.
-Guard = Callable[[DatasetVersion], None]
+Guard = Callable[[Version], None]
 
 
 def associated_data(dataset: str, partition: str, object_key: str) -> str:
@@ -87,7 +87,7 @@ class VersionStore:
         frame: EncodedFrame,
         made: Provenance,
         gate: Gate | None = None,
-    ) -> DatasetVersion:
+    ) -> Version:
         """Stage, audit, then promote, or quarantine when ``gate`` names a reason (C5.5-4).
 
         A version whose written object fails its integrity audit is rejected and raises.
@@ -104,100 +104,42 @@ class VersionStore:
 
     def stage(
         self, dataset: DeclaredDataset, partition: str, frame: EncodedFrame, made: Provenance
-    ) -> DatasetVersion:
+    ) -> Version:
+        """Seal and put the object, then record the staged version. A purge is looked for
+        before a key is made or an object written, and again under the partition lock as the
+        version is recorded: none open, none begun since the first look (C5.2-11)."""
         key = dataset.key
-        with transaction(self.engine) as s:  # before a key is made or an object written
-            refuse_if_purging(s, key, partition, f"a new version of {key}")
-            seen = last_intent_id(s, key, partition)
+        what = f"a new version of {key}"
+        seen = ledger.check_not_purging(self.engine, key, partition, what)
         key_id, data_key = self.keys.key_for(key, partition, self.clock.now())
-        object_key = f"objects/{key}/{partition or '_'}/{uuid.uuid4().hex}.cstw"
-        envelope = seal(frame.parquet, data_key, associated_data(key, partition, object_key))
-        self.backend.put(object_key, envelope)
+        where = vocabulary.object_key(key, partition, uuid.uuid4().hex)
+        envelope = seal(frame.parquet, data_key, associated_data(key, partition, where))
+        self.backend.put(where, envelope)
+        new = NewVersion(
+            dataset=key,
+            partition=partition,
+            object_key=where,
+            checksum=sha256(envelope),
+            content_hash=frame.content_hash,
+            row_count=frame.row_count,
+            byte_size=len(envelope),
+            column_schema=frame.column_schema,
+            sources=dict(made.sources or {}),
+            key_id=key_id,
+            declaration_revision=dataset.revision,
+            run_id=made.run_id,
+            actor=made.actor,
+            inputs=made.inputs,
+        )
         try:
-            return self._record_staged(
-                dataset, partition, frame, made, object_key, envelope, key_id, seen
-            )
+            return ledger.stage(self.engine, new, seen, self.clock.now())
         except RetentionRefused:
             # A purge began between the first check and this one: take the object back. If
             # this process dies first, the sweep's final listing of the prefix finds it.
-            self.backend.purge([object_key])
+            self.backend.purge([where])
             raise
 
-    def _record_staged(
-        self,
-        dataset: DeclaredDataset,
-        partition: str,
-        frame: EncodedFrame,
-        made: Provenance,
-        object_key: str,
-        envelope: bytes,
-        key_id: str,
-        seen: int,
-    ) -> DatasetVersion:
-        """The ledger row of a staged version, checked against purge intents under the
-        partition lock in the same transaction: none open, none begun since ``seen``
-        (C5.2-11)."""
-        key = dataset.key
-        for _attempt in range(20):  # PostgreSQL: concurrent writers may race for a number
-            try:
-                with transaction(self.engine) as s:
-                    lock_partition(s, key, partition)
-                    refuse_if_purging(s, key, partition, f"a new version of {key}", seen)
-                    number = (
-                        s.scalar(
-                            select(func.max(DatasetVersion.number)).where(
-                                DatasetVersion.dataset == key,
-                                DatasetVersion.partition == partition,
-                            )
-                        )
-                        or 0
-                    ) + 1
-                    version = DatasetVersion(
-                        dataset=key,
-                        partition=partition,
-                        number=number,
-                        status=VersionStatus.STAGED,
-                        object_key=object_key,
-                        checksum=sha256(envelope),
-                        content_hash=frame.content_hash,
-                        row_count=frame.row_count,
-                        byte_size=len(envelope),
-                        column_schema=frame.column_schema,
-                        sources=dict(made.sources or {}),
-                        key_id=key_id,
-                        declaration_revision=dataset.revision,
-                        run_id=made.run_id,
-                        actor=made.actor,
-                        created_at=self.clock.now(),
-                    )
-                    s.add(version)
-                    s.flush()
-                    s.add_all(
-                        VersionInput(version_id=version.id, input_version_id=i)
-                        for i in sorted(set(made.inputs))
-                    )
-                    audit.append(
-                        s,
-                        at=self.clock.now(),
-                        actor=made.actor,
-                        action="stage",
-                        dataset=key,
-                        partition=partition,
-                        version=number,
-                        detail={
-                            "run_id": made.run_id,
-                            "content_hash": frame.content_hash,
-                            "rows": frame.row_count,
-                            "inputs": sorted(set(made.inputs)),
-                            "declaration_revision": dataset.revision,
-                        },
-                    )
-                return self.get_by_id(version.id)
-            except SAIntegrityError:
-                continue
-        raise IntegrityError(f"{key} partition {partition!r}: could not allocate a version number")
-
-    def audit_staged(self, dataset: DeclaredDataset, version: DatasetVersion) -> list[str]:
+    def audit_staged(self, dataset: DeclaredDataset, version: Version) -> list[str]:
         """Re-read what was written: checksum, decryption, content hash, declared columns.
 
         The columns come from the Parquet schema alone (the content hash already covers every
@@ -215,46 +157,20 @@ class VersionStore:
         return []
 
     def _set_status(
-        self, version: DatasetVersion, status: str, actor: str, reason: str | None
-    ) -> DatasetVersion:
-        with transaction(self.engine) as s:
-            lock_partition(s, version.dataset, version.partition)
-            row = s.get(DatasetVersion, version.id, with_for_update=True)
-            assert row is not None
-            if row.status in FINAL:
-                raise RetentionRefused(
-                    f"{row.label} is {row.status}: it cannot become {status} (C5.2-11)"
-                )
-            row.status, row.status_reason = status, reason
-            if status == VersionStatus.PROMOTED:
-                row.promoted_at = self.clock.now()
-            action = {
-                VersionStatus.PROMOTED: "promote",
-                VersionStatus.QUARANTINED: "quarantine",
-                VersionStatus.REJECTED: "reject",
-            }[status]
-            audit.append(
-                s,
-                at=self.clock.now(),
-                actor=actor,
-                action=action,
-                dataset=row.dataset,
-                partition=row.partition,
-                version=row.number,
-                detail={"reason": reason} if reason else {},
-            )
-        return self.get_by_id(version.id)
+        self, version: Version, status: VersionStatus, actor: str, reason: str | None
+    ) -> Version:
+        return ledger.settle(self.engine, version, status, actor, reason, self.clock.now())
 
     # -- reading ---------------------------------------------------------------------------
     def read(
-        self, version: DatasetVersion, reader: str, actor: str, run_id: str | None = None
+        self, version: Version, reader: str, actor: str, run_id: str | None = None
     ) -> pd.DataFrame:
         """The table of a readable version, verified; the read is audit-logged (C5.4-1). Its
         status is read again: a purge may have begun since the caller looked it up."""
         self.check_readable(self.get_by_id(version.id), reader)
         return self._audited_read(version, {"reader": reader, "run_id": run_id}, actor)
 
-    def read_unguarded(self, version: DatasetVersion, reader: str, actor: str) -> pd.DataFrame:
+    def read_unguarded(self, version: Version, reader: str, actor: str) -> pd.DataFrame:
         """Any settled version, for the steward's own housekeeping (a retention sweep must see
         quarantined data too); verified and audit-logged like every read. Never one being
         purged or purged (C5.2-11)."""
@@ -266,23 +182,13 @@ class VersionStore:
         return self._audited_read(version, {"reader": reader}, actor)
 
     def _audited_read(
-        self, version: DatasetVersion, detail: dict[str, str | None], actor: str
+        self, version: Version, detail: dict[str, str | None], actor: str
     ) -> pd.DataFrame:
         frame = decode(self._read_plaintext(version))
-        with transaction(self.engine) as s:
-            audit.append(
-                s,
-                at=self.clock.now(),
-                actor=actor,
-                action="read",
-                dataset=version.dataset,
-                partition=version.partition,
-                version=version.number,
-                detail=detail,
-            )
+        ledger.record_read(self.engine, version, actor, detail, self.clock.now())
         return frame
 
-    def readable(self, dataset: str, partition: str, reader: str) -> DatasetVersion:
+    def readable(self, dataset: str, partition: str, reader: str) -> Version:
         """The version a reader of a partition gets: its newest settled version, if readable.
 
         A newer version that failed its suite blocks readers; they do not silently fall back to
@@ -290,8 +196,7 @@ class VersionStore:
         """
         version = self.latest(dataset, partition)
         if version is None:
-            with transaction(self.engine) as s:
-                refuse_if_purging(s, dataset, partition, f"reading it for {reader}")
+            ledger.check_not_purging(self.engine, dataset, partition, f"reading it for {reader}")
             where = f" partition {partition}" if partition else ""
             raise NotReadable(
                 f"{dataset}{where} has no version for {reader} to read; materialize {dataset} first"
@@ -299,7 +204,7 @@ class VersionStore:
         self.check_readable(version, reader)
         return version
 
-    def check_readable(self, version: DatasetVersion, reader: str) -> None:
+    def check_readable(self, version: Version, reader: str) -> None:
         """Promoted versions are readable; quarantined ones only under an active waiver; none
         being purged or past its retention deadline (C5.2-11)."""
         if version.status == VersionStatus.PURGING:
@@ -326,25 +231,18 @@ class VersionStore:
             f"{version.label} is {version.status}, not promoted: readers only get promoted versions"
         )
 
-    def failed_dimensions(self, version: DatasetVersion) -> list[str]:
-        with transaction(self.engine) as s:
-            rows = s.execute(
-                select(QualityResult.dimension, QualityResult.status)
-                .where(QualityResult.version_id == version.id)
-                .order_by(QualityResult.dimension)
-            ).all()
-        return [f"{dim} {status}" for dim, status in rows if status in ("failed", "error")]
+    def failed_dimensions(self, version: Version) -> list[str]:
+        """``"<dimension> <status>"`` of each dimension that blocks readers, by dimension."""
+        return [
+            f"{r.dimension} {r.status}"
+            for r in quality_ledger.results_for(self.engine, version.id)
+            if r.status in BLOCKING
+        ]
 
-    def active_waiver(self, version: DatasetVersion) -> Waiver | None:
-        with transaction(self.engine) as s:
-            return s.scalar(
-                select(Waiver)
-                .where(Waiver.version_id == version.id, Waiver.expires_at > self.clock.now())
-                .order_by(Waiver.expires_at.desc())
-                .limit(1)
-            )
+    def active_waiver(self, version: Version) -> Waiver | None:
+        return quality_ledger.active_waiver(self.engine, version.id, self.clock.now())
 
-    def _read_plaintext(self, version: DatasetVersion) -> bytes:
+    def _read_plaintext(self, version: Version) -> bytes:
         envelope = self.backend.get(version.object_key)
         if sha256(envelope) != version.checksum:
             raise IntegrityError(
@@ -353,7 +251,7 @@ class VersionStore:
             )
         return self.decrypt(version, envelope)
 
-    def decrypt(self, version: DatasetVersion, envelope: bytes) -> bytes:
+    def decrypt(self, version: Version, envelope: bytes) -> bytes:
         """Decrypt an envelope of ``version`` and check it against the recorded content hash."""
         key = self.keys.key_by_id(version.key_id, version.label)
         plaintext = open_sealed(
@@ -364,84 +262,35 @@ class VersionStore:
         return plaintext
 
     # -- queries ---------------------------------------------------------------------------
-    def get_by_id(self, version_id: int) -> DatasetVersion:
-        with transaction(self.engine) as s:
-            row = s.get(DatasetVersion, version_id)
-        if row is None:
+    def get_by_id(self, version_id: int) -> Version:
+        version = ledger.by_id(self.engine, version_id)
+        if version is None:
             raise NotFound(f"no version with id {version_id}")
-        return row
+        return version
 
-    def get(self, dataset: str, partition: str, number: int) -> DatasetVersion:
-        with transaction(self.engine) as s:
-            row = s.scalar(
-                select(DatasetVersion).where(
-                    DatasetVersion.dataset == dataset,
-                    DatasetVersion.partition == partition,
-                    DatasetVersion.number == number,
-                )
-            )
-        if row is None:
+    def get(self, dataset: str, partition: str, number: int) -> Version:
+        version = ledger.numbered(self.engine, dataset, partition, number)
+        if version is None:
             where = f" partition {partition}" if partition else ""
             raise NotFound(f"{dataset}{where} has no version {number}")
-        return row
+        return version
 
-    def latest(self, dataset: str, partition: str) -> DatasetVersion | None:
+    def latest(self, dataset: str, partition: str) -> Version | None:
         """The newest settled (promoted or quarantined) version of a partition."""
-        with transaction(self.engine) as s:
-            return s.scalar(
-                select(DatasetVersion)
-                .where(
-                    DatasetVersion.dataset == dataset,
-                    DatasetVersion.partition == partition,
-                    DatasetVersion.status.in_(SETTLED),
-                )
-                .order_by(DatasetVersion.number.desc())
-                .limit(1)
-            )
+        return ledger.newest(self.engine, dataset, partition, statuses=SETTLED)
 
-    def written_by_run(self, dataset: str, partition: str, run_id: str) -> DatasetVersion:
+    def written_by_run(self, dataset: str, partition: str, run_id: str) -> Version:
         """The newest version of a partition that run ``run_id`` wrote."""
-        with transaction(self.engine) as s:
-            row = s.scalar(
-                select(DatasetVersion)
-                .where(
-                    DatasetVersion.dataset == dataset,
-                    DatasetVersion.partition == partition,
-                    DatasetVersion.run_id == run_id,
-                )
-                .order_by(DatasetVersion.number.desc())
-                .limit(1)
-            )
-        if row is None:
+        version = ledger.newest(self.engine, dataset, partition, run_id=run_id)
+        if version is None:
             raise NotFound(f"run {run_id} wrote no version of {dataset} {partition}".rstrip())
-        return row
+        return version
 
-    def history(self, dataset: str, partition: str | None = None) -> list[DatasetVersion]:
-        query = select(DatasetVersion).where(DatasetVersion.dataset == dataset)
-        if partition is not None:
-            query = query.where(DatasetVersion.partition == partition)
-        with transaction(self.engine) as s:
-            return list(s.scalars(query.order_by(DatasetVersion.partition, DatasetVersion.number)))
+    def history(self, dataset: str, partition: str | None = None) -> list[Version]:
+        return ledger.history(self.engine, dataset, partition)
 
     def partitions(self, dataset: str) -> list[str]:
-        with transaction(self.engine) as s:
-            return list(
-                s.scalars(
-                    select(DatasetVersion.partition)
-                    .distinct()
-                    .where(DatasetVersion.dataset == dataset)
-                    .order_by(DatasetVersion.partition)
-                )
-            )
+        return ledger.partitions(self.engine, dataset)
 
-    def by_ids(self, ids: Iterable[int]) -> list[DatasetVersion]:
-        with transaction(self.engine) as s:
-            return list(
-                s.scalars(
-                    select(DatasetVersion)
-                    .where(DatasetVersion.id.in_(list(ids)))
-                    .order_by(
-                        DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number
-                    )
-                )
-            )
+    def by_ids(self, ids: Iterable[int]) -> list[Version]:
+        return ledger.by_ids(self.engine, ids)

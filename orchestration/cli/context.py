@@ -1,0 +1,120 @@
+"""What every ``steward`` command shares: the settings and catalog of this invocation, the
+engine over an existing home, the governance services, and the shared options.
+
+Arguments are checked by ``orchestration.cli.params`` before anything is opened or recorded.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import click
+
+from orchestration.cli.params import (
+    INSTANT_EXAMPLE,
+    DatasetKey,
+    Instant,
+    refuse,
+    require_ledger,
+    require_partition,
+)
+from orchestration.clock import FixedClock
+from orchestration.errors import NotFound
+from orchestration.settings import Settings
+
+if TYPE_CHECKING:  # SQLAlchemy and pydantic stay off the import path of `steward --help`
+    from orchestration.declarations.catalog import Catalog
+    from orchestration.governance.actions import GovernanceActions
+    from orchestration.records import Version
+    from orchestration.steward import Steward
+
+
+class Context:
+    """The settings of one invocation (``--as-of`` fixes its clock) and what is built on them."""
+
+    def __init__(self, as_of: datetime | None) -> None:
+        try:
+            self.settings = Settings.from_env()
+        except ValueError as exc:
+            raise refuse("STEWARD_AS_OF", f"{exc} (e.g. {INSTANT_EXAMPLE})") from None
+        if as_of:
+            self.use_as_of(as_of)
+
+    def use_as_of(self, as_of: datetime) -> None:
+        """Act as of ``as_of`` (the global option, then the subcommand's, which wins)."""
+        self.settings = replace(self.settings, clock=FixedClock(as_of))
+
+    @functools.cached_property
+    def catalog(self) -> Catalog:
+        """Loaded once, when a dataset name is first checked or a steward is built."""
+        from orchestration.declarations.loader import load_catalog
+
+        return load_catalog(self.settings.project_root, set(self.settings.backup_targets))
+
+    def steward(self, *, or_deliveries: bool = False) -> Steward:
+        """The engine over this home, only when the home has a ledger (or, ``or_deliveries``,
+        provider files in its landing area): commands that read or act on existing state never
+        create one on a home that was never set up. STEWARD_KEK_URI is checked first."""
+        from orchestration.steward import Steward
+        from orchestration.store.kek import kek_provider
+
+        kek_provider(self.settings.kek_uri, self.settings.kms_endpoint_url)
+        landing = self.settings.landing_dir
+        if not (
+            or_deliveries and landing.is_dir() and any(p.is_file() for p in landing.rglob("*"))
+        ):
+            require_ledger(self.settings)
+        return Steward(self.settings, self.catalog)
+
+    def governance(self, steward: Steward) -> GovernanceActions:
+        """The governance services over ``steward``'s ledger, reporting to the operators' UI."""
+        from orchestration.defs.ui_events import InstanceReporter
+        from orchestration.governance.actions import GovernanceActions
+
+        return GovernanceActions(
+            engine=steward.engine,
+            catalog=steward.catalog,
+            clock=steward.clock,
+            actor=steward.settings.actor,
+            project_root=steward.settings.project_root,
+            reporter=InstanceReporter(steward.settings),
+        )
+
+
+def _as_of_here(ctx: click.Context, _param: click.Parameter, value: datetime | None) -> None:
+    """A subcommand's ``--as-of`` is applied after the group's, so it wins."""
+    if value is not None:
+        ctx.find_object(Context).use_as_of(value)  # type: ignore[union-attr]
+
+
+DATASET = click.argument("dataset", type=DatasetKey())
+JSON = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+AS_OF = click.option(
+    "--as-of",
+    type=Instant(),
+    expose_value=False,
+    callback=_as_of_here,
+    help="Act as of this ISO 8601 instant (as `steward --as-of`; this one wins).",
+)
+
+
+def partitions_with_versions(steward: Steward, dataset: str) -> list[str]:
+    """The days of ``dataset`` that have versions, for hints in refusals."""
+    return [p for p in steward.store.partitions(dataset) if p]
+
+
+def existing_version(steward: Steward, dataset: str, partition: str, number: int) -> Version:
+    """The version ``number`` of one partition, after checking the partition against the
+    dataset's partitioning; a missing one is refused naming dataset, partition and version."""
+    require_partition(
+        steward.catalog.get(dataset), partition, partitions_with_versions(steward, dataset)
+    )
+    try:
+        return steward.store.get(dataset, partition, number)
+    except NotFound as exc:
+        numbers = [v.number for v in steward.store.history(dataset, partition)]
+        example = f"e.g. --version {numbers[-1]}" if numbers else "it has none"
+        raise refuse("--version", f"{exc} ({example})") from None

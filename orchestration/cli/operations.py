@@ -1,0 +1,187 @@
+"""Operations commands: restore, backup verify (C5.4-3), audit verify (C5.4-1), demo, ui,
+conformance."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from orchestration.cli import render
+from orchestration.cli.context import AS_OF, DATASET, JSON, Context, existing_version
+from orchestration.cli.params import VERSION_NUMBER, Day, Whole, refuse, require_free_port
+from orchestration.records import version_summary
+
+
+@click.command()
+@DATASET
+@click.option("--version", "number", type=VERSION_NUMBER, required=True)
+@click.option(
+    "--partition", type=Day(), default="", help="Partition (YYYY-MM-DD) of a daily dataset."
+)
+@click.option("--target", default=None, help="Backup target (default: any verified copy).")
+@JSON
+@AS_OF
+@click.pass_obj
+def restore(
+    obj: Context, dataset: str, number: int, partition: str, target: str | None, as_json: bool
+) -> None:
+    """Bring a version back into the store from backup, verified by hash (C5.5-3)."""
+    steward = obj.steward()
+    targets = sorted(steward.settings.backup_targets)
+    if target is not None and target not in targets:
+        raise refuse("--target", f"unknown backup target {target!r} (e.g. --target {targets[0]})")
+    existing_version(steward, dataset, partition, number)
+    version, copy = steward.backups.restore(
+        dataset, partition, number, steward.settings.actor, target
+    )
+    if as_json:
+        render.emit_json({"restored": version_summary(version), "from": copy.location})
+    else:
+        render.line(f"restored {version.label} from {copy.location} (hash verified)")
+
+
+@click.group()
+def backup() -> None:
+    """Backups of promoted versions (C5.4-3)."""
+
+
+@backup.command("verify")
+@JSON
+@click.pass_obj
+def backup_verify(obj: Context, as_json: bool) -> None:
+    """Re-read and check every backup copy; exit 1 if any is missing or altered."""
+    steward = obj.steward()
+    checks = list(
+        render.progress(
+            steward.backups.verify(steward.settings.actor),
+            steward.backups.copies_to_verify(),
+            "verifying backup copies",
+            quiet=as_json,
+        )
+    )
+    failed = [c for c in checks if not c.ok]
+    if as_json:
+        render.emit_json(
+            {"ok": not failed, "copies": len(checks), "checks": [asdict(c) for c in checks]}
+        )
+    else:
+        for c in failed:
+            render.problem(
+                f"FAILED {c.dataset} {c.partition or '-'} v{c.version} on {c.target}: {c.problem}"
+            )
+        render.line(f"{len(checks) - len(failed)} of {len(checks)} backup copies verified")
+    sys.exit(1 if failed else 0)
+
+
+@click.group()
+def audit() -> None:
+    """The hash-chained audit log (C5.4-1)."""
+
+
+@audit.command("verify")
+@JSON
+@click.pass_obj
+def audit_verify(obj: Context, as_json: bool) -> None:
+    """Recompute the hash chain; exit 1 if any entry was edited or deleted."""
+    from orchestration.ledger.audit import verify_log
+
+    report = verify_log(obj.steward().engine)
+    if as_json:
+        render.emit_json({"ok": report.ok, "entries": report.entries, "problems": report.problems})
+    else:
+        for problem in report.problems:
+            render.problem(f"TAMPERED: {problem}")
+        state = "intact" if report.ok else "TAMPERED"
+        render.line(f"audit log {state}: {report.entries} entries checked")
+    sys.exit(0 if report.ok else 1)
+
+
+@click.command()
+@click.option("--reset", is_flag=True, help="Start from an empty STEWARD_HOME.")
+@click.option("--days", type=Whole("a number of days", 1, 31, 3), default=3, show_default=True)
+@JSON
+@click.pass_obj
+def demo(obj: Context, reset: bool, days: int, as_json: bool) -> None:
+    """Run the demo district end to end on the embedded defaults.
+
+    With --json the story is told on stderr and stdout gets where its state is.
+    """
+    from orchestration.demo.story import run_demo
+
+    run_demo(obj.settings, render.err if as_json else render.out, reset=reset, days=days)
+    if as_json:
+        render.emit_json({"ok": True, "home": str(obj.settings.home), "days": days})
+
+
+@click.command()
+@click.option("--port", type=Whole("a TCP port", 1, 65535, 3000), default=3000, show_default=True)
+@JSON
+@click.pass_obj
+def ui(obj: Context, port: int, as_json: bool) -> None:
+    """Start the Dagster webserver and daemon on 127.0.0.1 over this district.
+
+    Schedules (the nightly retention sweep at 02:00 and backup verification at 03:00
+    Asia/Tokyo) run while it is up. Stop it with Ctrl-C.
+    """
+    from orchestration.defs.instance import dagster_home
+
+    require_free_port(port)
+    settings = obj.settings
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home(settings)),
+        "STEWARD_HOME": str(settings.home),
+        "STEWARD_PROJECT_DIR": str(settings.project_root),
+    }
+    dagster = Path(sys.executable).parent / "dagster"
+    workspace = settings.project_root / "workspace.yaml"
+    host, url = "127.0.0.1", f"http://127.0.0.1:{port}"
+    command = [str(dagster), "dev", "-w", str(workspace), "-h", host, "-p", str(port)]
+    if as_json:
+        render.emit_json({"url": url, "dagster_home": env["DAGSTER_HOME"]})
+    else:
+        render.line(f"Dagster UI on {url} (DAGSTER_HOME={env['DAGSTER_HOME']})")
+    sys.stdout.flush()
+    os.chdir(settings.project_root)
+    os.execve(command[0], command, env)
+
+
+@click.command()
+@click.option(
+    "--out",
+    "folder",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="Write conformance.json and conformance.html (Japanese and English) here.",
+)
+@click.option(
+    "--markdown",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Write the clause map as Markdown (this is how docs/clauses.md is made).",
+)
+@JSON
+@click.pass_obj
+def conformance(obj: Context, folder: Path | None, markdown: Path | None, as_json: bool) -> None:
+    """The committee's view: each guideline clause, its control, what is missing, its tests."""
+    from orchestration.conformance.registry import assess, load_registry
+    from orchestration.conformance.render import as_json as conformance_json
+    from orchestration.conformance.render import as_markdown, write_report
+
+    settings = obj.settings
+    report = assess(load_registry(), settings.project_root / "tests", obj.catalog)
+    now = settings.clock.now()
+    if markdown is not None:
+        markdown.write_text(as_markdown(report), encoding="utf-8")
+    written = write_report(report, folder, now) if folder is not None else []
+    if as_json:
+        render.emit_json(conformance_json(report, now))
+        return
+    counts = ", ".join(f"{n} {status.replace('_', ' ')}" for status, n in report.counts().items())
+    render.line(f"{len(report.rows)} clauses: {counts}")
+    for path in [*written, *([markdown] if markdown else [])]:
+        render.line(f"wrote {path}")

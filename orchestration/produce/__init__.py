@@ -1,0 +1,1 @@
+"""Producing a dataset partition: guarded reads of upstream versions, compute, commit."""

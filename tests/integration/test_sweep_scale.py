@@ -1,0 +1,165 @@
+"""What keeps a sweep linear in its partitions (C5.2-11 at scale): listed S3 keys are mapped
+to the purged prefixes by their path segments, a partition's data keys are looked up for all
+partitions in one query, and deadlines are recorded in one batch. And what keeps a store write
+cheap: the audit of a staged object reads its Parquet schema, not the whole table. The
+behaviour is the same as before; these tests pin it.
+
+S3 runs as moto in server mode over HTTP on loopback (``s3_bucket``); the key store on SQLite
+and, with ``STEWARD_TEST_PG_URL``, on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import select
+
+from orchestration.clock import DISTRICT_TZ, FixedClock
+from orchestration.errors import IntegrityError
+from orchestration.ledger.db import transaction
+from orchestration.ledger.tables import RetentionDeadline
+from orchestration.settings import Settings
+from orchestration.steward import Steward
+from orchestration.store.backends import S3Backend
+from orchestration.store.crypto import sha256
+from orchestration.store.frames import EncodedFrame, decode, encode
+from orchestration.store.kek import FileKeks
+from orchestration.store.keys import KeyStore
+from orchestration.store.versions import Provenance
+
+GATES, CAMERA = "rail_os/ic_gate_events", "mobility/camera_counts"
+DETECTIONS = "rail_os/station_camera_detections"
+DAY1, DAY2 = "2026-11-01", "2026-11-02"
+NOW = datetime(2026, 11, 5, 9, 0, tzinfo=DISTRICT_TZ)
+P1, P10, P2 = "objects/z/n/p1/", "objects/z/n/p10/", "objects/z/n/p2/"
+
+
+@pytest.mark.s3
+def test_c5_2_11_s3_purge_counts_per_partition_and_spares_the_rest(
+    s3_bucket: tuple[Any, str],
+) -> None:
+    client, bucket = s3_bucket
+    backend = S3Backend(bucket, "store", client.meta.endpoint_url)
+    for key in ("objects/z/n/p1/a.cstw", "objects/z/n/p1/b.cstw", "objects/z/n/p10/c.cstw"):
+        backend.put(key, b"x")
+        backend.put(key, b"y")  # a second version of each
+    backend.put("objects/z/n/p2/d.cstw", b"x")
+    backend.put("objects/z/n/p3/kept.cstw", b"x")  # listed with the parent, not purged
+    client.put_object(Bucket=bucket, Key="elsewhere/objects/z/n/p1/e.cstw", Body=b"x")
+
+    assert backend.remaining([P1, P10, P2]) == {P1: 4, P10: 2, P2: 1}
+    requests = backend.requests
+    assert backend.purge([P1, P10, P2]) == {P1: 4, P10: 2, P2: 1}
+    assert backend.requests - requests == 2  # one listing of the parent, one delete batch
+    assert backend.remaining([P1, P10, P2]) == {P1: 0, P10: 0, P2: 0}
+    assert [i.key for i in backend.listing("objects/")] == ["objects/z/n/p3/kept.cstw"]
+    outside = client.list_object_versions(Bucket=bucket, Prefix="elsewhere/")["Versions"]
+    assert len(outside) == 1
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def keystore(request: pytest.FixtureRequest, tmp_path: Path) -> KeyStore:
+    url = (
+        f"sqlite:///{tmp_path / 'keys.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_keys_url")
+    )
+    return KeyStore(url, FileKeks(tmp_path / "kek"), FixedClock(NOW))
+
+
+def test_c5_2_11_key_ids_of_partitions_is_the_union_of_each_partitions_keys(
+    keystore: KeyStore,
+) -> None:
+    days = [f"2026-11-0{d}" for d in range(1, 5)]
+    for day in days:
+        keystore.key_for(GATES, day, NOW)
+    keystore.rotate(GATES, days[0], NOW)  # a retired key and an active one
+    keystore.key_for(CAMERA, days[0], NOW)  # same partition name, other dataset
+    keystore.key_for(GATES, "", NOW)
+
+    wanted = [days[0], days[2], "2026-12-31"]  # one partition without any key
+    expected = set().union(*(keystore.key_ids_of(GATES, p) for p in wanted))
+    assert len(expected) == 3
+    assert keystore.key_ids_of_partitions(GATES, wanted) == expected
+    assert keystore.key_ids_of_partitions(GATES, [*wanted, days[0]]) == expected
+    assert keystore.key_ids_of_partitions(GATES, [""]) == keystore.key_ids_of(GATES, "")
+    assert keystore.key_ids_of_partitions(GATES, []) == set()
+    everything = keystore.key_ids_of_partitions(GATES, days)
+    assert len(everything) == 5 and not everything & keystore.key_ids_of(CAMERA, days[0])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ledger_steward(request: pytest.FixtureRequest, settings: Settings) -> Steward:
+    if request.param == "postgresql":
+        settings = replace(settings, ledger_url=request.getfixturevalue("pg_url"))
+    return Steward(settings)
+
+
+def test_c5_2_11_every_sweep_refreshes_the_deadlines_it_planned_and_only_those(
+    ledger_steward: Steward,
+) -> None:
+    steward = ledger_steward
+    for day in (DAY1, DAY2):
+        steward.produce(GATES, day)
+    stale_at = datetime(2026, 1, 1, tzinfo=UTC)
+    with transaction(steward.engine) as s:  # a partition this sweep does not plan
+        s.add(
+            RetentionDeadline(
+                dataset=GATES,
+                partition="2026-10-01",
+                policy="old",
+                deadline=None,
+                basis="kept",
+                overdue_rows=None,
+                computed_at=stale_at,
+            )
+        )
+    first = steward.clock.now()
+    for at in (first, first + timedelta(hours=1)):
+        steward.clock.set(at)  # type: ignore[attr-defined]
+        report = steward.sweeper().run()
+        assert report.ok and report.certificates == []
+    planned = {(d.dataset, d.partition): d for d in report.plan.deadlines}
+    assert {(GATES, DAY1), (GATES, DAY2)} <= planned.keys()
+    with transaction(steward.engine) as s:
+        rows = {(r.dataset, r.partition): r for r in s.scalars(select(RetentionDeadline))}
+    assert rows.keys() == planned.keys() | {(GATES, "2026-10-01")}
+    for key, row in planned.items():
+        assert rows[key].deadline == row.deadline.at and rows[key].policy == row.policy
+        assert rows[key].computed_at == first + timedelta(hours=1)
+    assert rows[GATES, "2026-10-01"].computed_at == stale_at
+
+
+def test_staged_object_whose_columns_differ_from_the_declaration_is_rejected(
+    steward: Steward,
+) -> None:
+    dataset = steward.catalog.get(DETECTIONS)
+    frame = decode(steward.compute(dataset, DAY1, {}).frame.parquet)
+    swapped = encode(frame[list(reversed(frame.columns))])
+    with pytest.raises(IntegrityError, match="rejected"):
+        steward.store.publish(dataset, DAY1, swapped, Provenance(None, "test:pytest"))
+    (version,) = steward.store.history(DETECTIONS, DAY1)
+    assert version.status == "rejected"
+    assert f"columns {list(reversed(frame.columns))} differ" in (version.status_reason or "")
+
+
+def test_staged_object_with_a_stored_pandas_index_passes_its_column_audit(
+    steward: Steward,
+) -> None:
+    """An index kept in the Parquet file is not a column (pandas reads it back as the index)."""
+    dataset = steward.catalog.get(DETECTIONS)
+    frame = decode(steward.compute(dataset, DAY1, {}).frame.parquet)
+    table = pa.Table.from_pandas(frame.set_axis([f"r{i}" for i in range(len(frame))]))
+    assert "__index_level_0__" in table.schema.names
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    data = sink.getvalue().to_pybytes()
+    indexed = EncodedFrame(data, sha256(data), table.num_rows, {})
+    version = steward.store.publish(dataset, DAY1, indexed, Provenance(None, "test:pytest"))
+    assert version.status == "promoted"
