@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
+from orchestration.vocabulary import DISTRICT_TZ
+
 if TYPE_CHECKING:
     from faker import Faker
 
-DISTRICT_TZ = ZoneInfo("Asia/Tokyo")
-DISTRICT_OFFSET = "+09:00"  # Asia/Tokyo has no daylight saving time.
+DISTRICT_OFFSET = "+09:00"  # the district zone has no daylight saving time.
 
 
 @dataclass(frozen=True)
