@@ -18,8 +18,8 @@ import pandas as pd
 import yaml
 
 from orchestration.declarations.models import Classification
+from orchestration.declarations.suites import SuiteFile
 from orchestration.quality.evaluation import evaluate
-from orchestration.quality.suites import SuiteFile
 
 SUITE = Path(__file__).resolve().parent.parent / "quality_suites" / "rail_os.ic_gate_events.yaml"
 STATIONS = [f"JY{n}" for n in range(23, 31)]
