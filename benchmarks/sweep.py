@@ -175,6 +175,9 @@ def main() -> int:
     parser.add_argument(
         "--profile", type=int, default=0, metavar="N", help="profile the sweep: top N by own time"
     )
+    parser.add_argument(
+        "--profile-out", metavar="FILE", help="with --profile, also save the stats (pstats) here"
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -244,6 +247,8 @@ def main() -> int:
         wall = time.perf_counter() - started
         if profiler is not None:
             pstats.Stats(profiler).sort_stats("tottime").print_stats(args.profile)
+            if args.profile_out:
+                profiler.dump_stats(args.profile_out)
 
         counted = store.requests + backup.requests
         pages = math.ceil(per_bucket / 1000)

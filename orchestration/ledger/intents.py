@@ -12,10 +12,10 @@ serializes every writing transaction (``ledger.db``).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from orchestration import records
@@ -31,9 +31,29 @@ def lock_partition(session: Session, dataset: str, partition: str) -> None:
     dataset partition."""
     if session.get_bind().dialect.name != "postgresql":
         return
-    digest = hashlib.sha256(f"purge|{dataset}|{partition}".encode()).digest()
-    key = int.from_bytes(digest[:8], "big", signed=True)
+    key = _lock_key(dataset, partition)
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def lock_partitions(session: Session, dataset: str, partitions: Iterable[str]) -> None:
+    """``lock_partition`` for many partitions of one dataset in one statement, taken in
+    partition order, so that two sweeps locking overlapping partitions cannot deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = [_lock_key(dataset, p) for p in sorted(set(partitions))]
+    if keys:  # the scan yields the array in order, and the sort keeps it: locks in order
+        session.execute(_LOCK_IN_ORDER, {"keys": keys})
+
+
+_LOCK_IN_ORDER = text(
+    "SELECT pg_advisory_xact_lock(t.key) FROM unnest(CAST(:keys AS bigint[])) "
+    "WITH ORDINALITY AS t(key, n) ORDER BY t.n"
+)
+
+
+def _lock_key(dataset: str, partition: str) -> int:
+    digest = hashlib.sha256(f"purge|{dataset}|{partition}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def open_intent(session: Session, dataset: str, partition: str) -> records.PurgeIntent | None:
@@ -71,30 +91,27 @@ def unfinished_intents(engine: Engine, dataset: str | None = None) -> list[recor
         return [rows.purge_intent(row) for row in s.scalars(query.order_by(PurgeIntent.id))]
 
 
-def add_intent(
+def add_intents(
     session: Session,
     *,
     dataset: str,
-    partition: str,
     kind: PurgeKind,
     sweep_id: str,
-    policy: str | None,
-    deadline: datetime | None,
-    reason: str,
     started_at: datetime,
+    partitions: Sequence[tuple[str, str | None, datetime | None, str]],
 ) -> None:
-    """Record an open intent in the caller's transaction (which holds the partition lock)."""
-    session.add(
-        PurgeIntent(
-            dataset=dataset,
-            partition=partition,
-            kind=kind,
-            sweep_id=sweep_id,
-            policy=policy,
-            deadline=deadline,
-            reason=reason,
-            started_at=started_at,
-        )
+    """Record an open intent for each of these partitions of one dataset, given as
+    (partition, policy, deadline, reason), in one batched INSERT in the caller's transaction
+    (which holds their locks): a statement per partition made large sweeps slow."""
+    if not partitions:
+        return
+    common = {"dataset": dataset, "kind": kind, "sweep_id": sweep_id, "started_at": started_at}
+    session.execute(
+        insert(PurgeIntent),
+        [
+            {**common, "partition": p, "policy": policy, "deadline": deadline, "reason": reason}
+            for p, policy, deadline, reason in partitions
+        ],
     )
 
 

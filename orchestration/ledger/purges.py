@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Engine, delete, func, insert, select, update
@@ -158,6 +158,37 @@ def mark_purging(
     for row in marked:
         row.status, row.status_reason = VersionStatus.PURGING, reason
     return [row.number for row in marked]
+
+
+def mark_partitions_purging(
+    session: Session, dataset: str, reasons: Mapping[str, str]
+) -> dict[str, list[int]]:
+    """Mark every version of these partitions (partition -> status reason) ``purging``: one
+    SELECT (locking the rows on PostgreSQL) and one batched UPDATE by id, whatever the number
+    of partitions. Returns the numbers marked per partition. The caller holds the partition
+    locks and audit-logs it."""
+    found = session.execute(
+        select(DatasetVersion.id, DatasetVersion.partition, DatasetVersion.number)
+        .where(
+            DatasetVersion.dataset == dataset,
+            DatasetVersion.partition.in_(list(reasons)),
+            DatasetVersion.status.not_in([VersionStatus.PURGING, VersionStatus.PURGED]),
+        )
+        .order_by(DatasetVersion.partition, DatasetVersion.number)
+        .with_for_update()
+    ).all()
+    if found:
+        session.execute(
+            update(DatasetVersion),
+            [
+                {"id": r.id, "status": VersionStatus.PURGING, "status_reason": reasons[r.partition]}
+                for r in found
+            ],
+        )
+    marked: dict[str, list[int]] = {p: [] for p in reasons}
+    for r in found:
+        marked[r.partition].append(r.number)
+    return marked
 
 
 def tombstone(

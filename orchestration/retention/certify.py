@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from orchestration.errors import PurgeFailed
 from orchestration.ledger.db import transaction
-from orchestration.ledger.intents import complete_intents, lock_partition, open_intents
+from orchestration.ledger.intents import complete_intents, lock_partitions, open_intents
 from orchestration.ledger.locks import Held
 from orchestration.ledger.purges import drop_deadlines, numbers_besides, tombstone
 from orchestration.records import Certificate
@@ -46,8 +46,7 @@ def certify(ctx: SweepContext, held: Held | None, purged: Purged) -> Certificate
     now = ctx.clock.now()
     dataset, partitions = purged.dataset, purged.partitions
     with transaction(ctx.engine) as s:
-        for partition in sorted(set(partitions)):
-            lock_partition(s, dataset, partition)
+        lock_partitions(s, dataset, partitions)
         whole = purged.kind != PurgeKind.ROWS
         intent_ids = _open_intent_ids(s, dataset, partitions) if whole else []
         certificate = new_certificate(

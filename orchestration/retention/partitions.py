@@ -9,19 +9,21 @@ the partition. Open intents of an interrupted sweep are found again and finished
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from sqlalchemy.orm import Session
 
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
-from orchestration.ledger.intents import add_intent, lock_partition, open_intent
+from orchestration.ledger.intents import add_intents, lock_partitions, open_intents
 from orchestration.ledger.intents import unfinished_intents as open_purge_intents
 from orchestration.ledger.locks import Held
-from orchestration.ledger.purges import mark_purging
-from orchestration.records import Certificate
+from orchestration.ledger.purges import mark_partitions_purging
+from orchestration.records import Certificate, PurgeIntent
 from orchestration.retention.certify import Purged, certify
 from orchestration.retention.context import SweepContext, ensure
 from orchestration.retention.destroy import destroy_partitions, records_of, sample_of
-from orchestration.retention.plan import PartitionPurge
+from orchestration.retention.plan import PartitionPurge, VersionRecord
 from orchestration.vocabulary import AuditAction, PurgeKind
 
 
@@ -65,29 +67,32 @@ def record_intents(
     items: list[PartitionPurge],
     kind: PurgeKind,
 ) -> None:
-    """Before the first deletion, in one transaction under the partition locks: an open
-    intent per partition, and every version of it ``purging``."""
+    """Before the first deletion, in one transaction under the partition locks (taken
+    first, in partition order): an open intent per partition that has none yet, and every
+    version of it ``purging``, each in one batched statement for the whole dataset."""
     ensure(held)
     now = ctx.clock.now()
     ordered = sorted(items, key=lambda i: i.partition)
+    partitions = [i.partition for i in ordered]
     with transaction(ctx.engine) as s:
-        for item in ordered:  # every partition lock first, in one order: no deadlock
-            lock_partition(s, dataset, item.partition)
-        for item in ordered:
-            if open_intent(s, dataset, item.partition) is None:
-                add_intent(
-                    s,
-                    dataset=dataset,
-                    partition=item.partition,
-                    kind=kind,
-                    sweep_id=sweep_id,
-                    policy=item.policy,
-                    deadline=item.deadline,
-                    reason=item.reason,
-                    started_at=now,
-                )
-            numbers = mark_purging(s, dataset, item.partition, None, f"being purged: {item.reason}")
-            log_purging(ctx, s, sweep_id, dataset, item.partition, kind, numbers)
+        lock_partitions(s, dataset, partitions)
+        already = {i.partition for i in open_intents(s, dataset, partitions)}
+        add_intents(
+            s,
+            dataset=dataset,
+            kind=kind,
+            sweep_id=sweep_id,
+            started_at=now,
+            partitions=[
+                (i.partition, i.policy, i.deadline, i.reason)
+                for i in ordered
+                if i.partition not in already
+            ],
+        )
+        reasons = {i.partition: f"being purged: {i.reason}" for i in ordered}
+        marked = mark_partitions_purging(s, dataset, reasons)
+        for partition in partitions:
+            log_purging(ctx, s, sweep_id, dataset, partition, kind, marked[partition])
 
 
 def log_purging(
@@ -112,17 +117,17 @@ def log_purging(
 
 
 def unfinished(ctx: SweepContext, only: str | None) -> list[PartitionPurge]:
-    """Open intents of an interrupted sweep: finished first, whatever the plan says."""
-    found: dict[tuple[str, str], PartitionPurge] = {}
+    """Open intents of an interrupted sweep: finished first, whatever the plan says. The
+    versions of each dataset's open partitions are read in one query."""
+    first: dict[tuple[str, str], PurgeIntent] = {}
     for i in open_purge_intents(ctx.engine, only):
-        if (i.dataset, i.partition) in found:
-            continue
-        found[i.dataset, i.partition] = PartitionPurge(
-            i.dataset,
-            i.partition,
-            i.policy,
-            i.deadline,
-            i.reason,
-            tuple(records_of(ctx, i.dataset, [i.partition])),
-        )
-    return list(found.values())
+        first.setdefault((i.dataset, i.partition), i)
+    versions: dict[tuple[str, str], list[VersionRecord]] = defaultdict(list)
+    for dataset in sorted({ds for ds, _ in first}):
+        partitions = sorted(p for ds, p in first if ds == dataset)
+        for record in records_of(ctx, dataset, partitions):
+            versions[dataset, record.partition].append(record)
+    return [
+        PartitionPurge(i.dataset, i.partition, i.policy, i.deadline, i.reason, tuple(versions[key]))
+        for key, i in first.items()
+    ]
