@@ -12,27 +12,20 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
-
-from orchestration.backup.service import BackupService
 from orchestration.declarations.catalog import Catalog, DeclaredDataset
-from orchestration.declarations.loader import load_catalog
-from orchestration.ledger.db import ledger_engine
 from orchestration.ledger.locks import HEARTBEAT, STALE
-from orchestration.produce.service import Produced, Producer
-from orchestration.records import Version
-from orchestration.retention.guard import RetentionGuard
-from orchestration.retention.sweep import SweepContext, Sweeper
 from orchestration.settings import Settings
-from orchestration.store.backends import backend_for
-from orchestration.store.frames import encode
-from orchestration.store.kek import kek_provider
-from orchestration.store.keys import KeyStore
-from orchestration.store.versions import VersionStore
 from orchestration.vocabulary import NO_PARTITION
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # each collaborator is imported when first built: read-only commands stay light
     import pandas as pd
+    from sqlalchemy import Engine
+
+    from orchestration.backup.service import BackupService
+    from orchestration.produce.service import Produced, Producer
+    from orchestration.records import Version
+    from orchestration.retention.sweep import Sweeper
+    from orchestration.store.versions import VersionStore
 
 
 class Steward:
@@ -41,14 +34,26 @@ class Steward:
     def __init__(self, settings: Settings, catalog: Catalog | None = None) -> None:
         self.settings = settings
         self.clock = settings.clock
-        self.catalog = catalog or load_catalog(settings.project_root, set(settings.backup_targets))
+        if catalog is None:
+            from orchestration.declarations.loader import load_catalog
+
+            catalog = load_catalog(settings.project_root, set(settings.backup_targets))
+        self.catalog = catalog
 
     @functools.cached_property
     def engine(self) -> Engine:
+        from orchestration.ledger.db import ledger_engine
+
         return ledger_engine(self.settings.ledger_url)
 
     @functools.cached_property
     def store(self) -> VersionStore:
+        from orchestration.retention.guard import RetentionGuard
+        from orchestration.store.backends import backend_for
+        from orchestration.store.kek import kek_provider
+        from orchestration.store.keys import KeyStore
+        from orchestration.store.versions import VersionStore
+
         backend = backend_for(self.settings.store_uri, self.settings.s3_endpoint_url)
         keks = kek_provider(self.settings.kek_uri, self.settings.kms_endpoint_url)
         keys = KeyStore(self.settings.keystore_url, keks, self.clock)
@@ -58,6 +63,9 @@ class Steward:
 
     @functools.cached_property
     def backups(self) -> BackupService:
+        from orchestration.backup.service import BackupService
+        from orchestration.store.backends import backend_for
+
         targets = {
             name: backend_for(uri, self.settings.s3_endpoint_url)
             for name, uri in self.settings.backup_targets.items()
@@ -68,6 +76,8 @@ class Steward:
 
     @functools.cached_property
     def producer(self) -> Producer:
+        from orchestration.produce.service import Producer
+
         return Producer(
             catalog=self.catalog,
             store=self.store,
@@ -82,6 +92,9 @@ class Steward:
         self, lock_stale: timedelta = STALE, lock_heartbeat: timedelta = HEARTBEAT
     ) -> Sweeper:
         """The retention sweep (C5.2-11), given exactly what it touches."""
+        from orchestration.produce.service import Produced
+        from orchestration.retention.sweep import SweepContext, Sweeper
+        from orchestration.store.frames import encode
 
         def rewrite(
             dataset: DeclaredDataset,

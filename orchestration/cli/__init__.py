@@ -22,13 +22,16 @@ from orchestration.cli.context import Context
 from orchestration.cli.params import Instant
 from orchestration.errors import StewardError
 
+# Commands that only read the ledger: they start without transform modules, pandas or Dagster.
+READ_ONLY = frozenset({"versions", "lineage", "certificates", "incidents", "audit"})
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--as-of", type=Instant(), help="Act as of this ISO 8601 instant.")
 @click.pass_context
 def cli(ctx: click.Context, as_of: datetime | None) -> None:
     """city-steward: governed, versioned, encrypted datasets for the Takanawa Gateway district."""
-    ctx.obj = Context(as_of)
+    ctx.obj = Context(as_of, reads_only=ctx.invoked_subcommand in READ_ONLY)
 
 
 for _command in (

@@ -35,7 +35,8 @@ if TYPE_CHECKING:  # SQLAlchemy and pydantic stay off the import path of `stewar
 class Context:
     """The settings of one invocation (``--as-of`` fixes its clock) and what is built on them."""
 
-    def __init__(self, as_of: datetime | None) -> None:
+    def __init__(self, as_of: datetime | None, *, reads_only: bool = False) -> None:
+        self.reads_only = reads_only
         try:
             self.settings = Settings.from_env()
         except ValueError as exc:
@@ -49,10 +50,15 @@ class Context:
 
     @functools.cached_property
     def catalog(self) -> Catalog:
-        """Loaded once, when a dataset name is first checked or a steward is built."""
+        """Loaded once, when a dataset name is first checked or a steward is built; a command
+        that only reads the ledger leaves transform modules (and pandas) unimported."""
         from orchestration.declarations.loader import load_catalog
 
-        return load_catalog(self.settings.project_root, set(self.settings.backup_targets))
+        return load_catalog(
+            self.settings.project_root,
+            set(self.settings.backup_targets),
+            transforms=not self.reads_only,
+        )
 
     def steward(self, *, or_deliveries: bool = False) -> Steward:
         """The engine over this home, only when the home has a ledger (or, ``or_deliveries``,

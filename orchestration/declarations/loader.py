@@ -30,8 +30,15 @@ from orchestration.errors import DeclarationErrors
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> Catalog:
-    """Load ``assets/``, ``retention_policies/`` and ``quality_suites/`` under ``project_root``."""
+def load_catalog(
+    project_root: Path, backup_targets: set[str] | None = None, *, transforms: bool = True
+) -> Catalog:
+    """Load ``assets/``, ``retention_policies/`` and ``quality_suites/`` under ``project_root``.
+
+    ``transforms=False`` leaves transform modules unimported (each dataset's ``transform`` is
+    None): commands that only read the ledger never run them, and importing them would pull in
+    pandas. Everything else is validated as usual.
+    """
     problems: list[str] = []
     datasets = _datasets(project_root, problems)
     district = _district(project_root, problems)
@@ -45,15 +52,15 @@ def load_catalog(project_root: Path, backup_targets: set[str] | None = None) -> 
     present = set(suites) | {p.stem for p in suite_files}
     problems += check_rules(decls, where, policies, present, backup_targets)
     problems += _suite_pairing_problems(decls, where, suites, project_root)
-    transforms = {
-        key: _resolve_transform(decl, where[key], project_root, problems)
+    resolved = {
+        key: _resolve_transform(decl, where[key], project_root, problems) if transforms else None
         for key, decl in decls.items()
     }
     if problems:
         raise DeclarationErrors(problems)
     return Catalog(
         datasets={
-            key: DeclaredDataset(decl, path, revision, transforms[key])
+            key: DeclaredDataset(decl, path, revision, resolved[key])
             for key, (decl, path, revision) in sorted(datasets.items())
         },
         policies=policies,

@@ -10,7 +10,7 @@ readable and restorable, for the hold's purpose, until the hold ends (holds susp
 
 from __future__ import annotations
 
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from orchestration.clock import Clock
 from orchestration.declarations.catalog import Catalog
@@ -20,8 +20,12 @@ from orchestration.ledger.db import transaction
 from orchestration.ledger.holds import is_held
 from orchestration.ledger.purges import first_created, first_promoted
 from orchestration.records import Version
-from orchestration.retention.deadlines import Deadline, partition_deadline
 from orchestration.vocabulary import NO_PARTITION
+
+if TYPE_CHECKING:  # deadlines imports pandas (row deadlines); only a read needs it, not a listing
+    from sqlalchemy import Engine
+
+    from orchestration.retention.deadlines import Deadline
 
 
 class RetentionGuard:
@@ -42,6 +46,8 @@ class RetentionGuard:
 
     def expired(self, dataset: str, partition: str) -> Deadline | None:
         """The partition's deadline if it has passed and no legal hold covers it."""
+        from orchestration.retention.deadlines import partition_deadline
+
         if dataset not in self.catalog.datasets:
             return None
         name = self.catalog.declaration(dataset).retention_policy

@@ -25,15 +25,17 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
 
-from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from orchestration.errors import BadInput, KeyDestructionUnverified, KeyMissing, StewardError
 from orchestration.store.crypto import new_data_key
+
+if TYPE_CHECKING:
+    from botocore.exceptions import BotoCoreError, ClientError
 
 KMS_MIN_PENDING_DAYS = 7
 KMS_CONTEXT = "city-steward-data-key"
@@ -223,7 +225,7 @@ class KmsKeks:
             answer = self.client.decrypt(
                 CiphertextBlob=wrapped, KeyId=key, EncryptionContext={KMS_CONTEXT: key_id}
             )
-        except (BotoCoreError, ClientError) as exc:
+        except _aws_errors() as exc:
             if _code(exc) in KMS_REFUSALS:
                 raise gone from None
             raise KekUnavailable(f"KMS Decrypt for KEK {kek_ref} failed: {_code(exc)}") from None
@@ -259,7 +261,7 @@ class KmsKeks:
         """The KMS key's state and scheduled deletion date; (None, None) once it is deleted."""
         try:
             meta = self.client.describe_key(KeyId=self._key_id(kek_ref))["KeyMetadata"]
-        except (BotoCoreError, ClientError) as exc:
+        except _aws_errors() as exc:
             if _code(exc) == "NotFoundException":
                 return None, None
             raise KekUnavailable(
@@ -275,12 +277,21 @@ class KmsKeks:
     def _call(self, operation: str, what: str, **params: Any) -> dict[str, Any]:
         try:
             return getattr(self.client, operation)(**params)
-        except (BotoCoreError, ClientError) as exc:
+        except _aws_errors() as exc:
             raise KekUnavailable(f"KMS {operation} {what} failed: {_code(exc)}") from None
+
+
+def _aws_errors() -> tuple[type[Exception], ...]:
+    """botocore's errors, imported when a KMS call fails rather than by every command."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return BotoCoreError, ClientError
 
 
 def _code(exc: BotoCoreError | ClientError) -> str:
     """An AWS error code, or the exception's type: never a message that might quote input."""
+    from botocore.exceptions import ClientError
+
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", "ClientError"))
     return type(exc).__name__

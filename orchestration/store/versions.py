@@ -14,11 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-from sqlalchemy import Engine
+from typing import TYPE_CHECKING
 
 from orchestration import vocabulary
 from orchestration.clock import Clock
@@ -36,10 +32,15 @@ from orchestration.ledger.versions import FINAL, NewVersion
 from orchestration.records import Version, Waiver
 from orchestration.store.backends import ObjectBackend
 from orchestration.store.crypto import open_sealed, seal, sha256
-from orchestration.store.frames import EncodedFrame, decode
 from orchestration.store.keys import KeyStore
 from orchestration.vocabulary import NO_PARTITION as NO_PARTITION
 from orchestration.vocabulary import CheckStatus, VersionStatus
+
+if TYPE_CHECKING:  # pandas and pyarrow are imported by the methods that read or audit tables
+    import pandas as pd
+    from sqlalchemy import Engine
+
+    from orchestration.store.frames import EncodedFrame
 
 SETTLED = (VersionStatus.PROMOTED, VersionStatus.QUARANTINED)
 BLOCKING = (CheckStatus.FAILED, CheckStatus.ERROR)
@@ -148,6 +149,9 @@ class VersionStore:
             plaintext = self._read_plaintext(version)
         except (IntegrityError, NotFound) as exc:
             return [str(exc)]
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         declared = [c.name for c in dataset.declaration.columns]
         schema = pq.read_schema(pa.BufferReader(plaintext))
         index = (schema.pandas_metadata or {}).get("index_columns", [])
@@ -184,6 +188,8 @@ class VersionStore:
     def _audited_read(
         self, version: Version, detail: dict[str, str | None], actor: str
     ) -> pd.DataFrame:
+        from orchestration.store.frames import decode
+
         frame = decode(self._read_plaintext(version))
         ledger.record_read(self.engine, version, actor, detail, self.clock.now())
         return frame
