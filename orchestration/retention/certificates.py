@@ -4,7 +4,6 @@ export (``steward certificates``) and the UI. ``list_certificates`` is the ledge
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -89,38 +88,13 @@ def scope(kind: PurgeKind, key_erasure: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def new_certificate(
-    s: Session,
-    *,
-    kind: PurgeKind,
-    dataset: str,
-    partitions: list[str],
-    versions: list[tuple[str, int]],
-    removed: dict[str, Any],
-    keys: list[str],
-    policy: str | None,
-    deadline: datetime | None,
-    row_count: int | None,
-    verification: dict[str, Any],
-    actor: str,
-    now: datetime,
+    s: Session, *, kind: PurgeKind, verification: dict[str, Any], **fields: Any
 ) -> Certificate:
     """A certificate added in the caller's transaction (so that tombstones, intents and the
-    certificate commit together), with its own statement of scope."""
-    return add_certificate(
-        s,
-        kind=kind,
-        dataset=dataset,
-        partitions=partitions,
-        versions=versions,
-        removed=removed,
-        keys=keys,
-        policy=policy,
-        deadline=deadline,
-        row_count=row_count,
-        verification={**verification, "scope": scope(kind, verification.get("key_erasure", {}))},
-        actor=actor,
-        now=now,
-    )
+    certificate commit together), with its own statement of scope; ``fields`` are those of
+    ``ledger.certificates.add_certificate``."""
+    scoped = {**verification, "scope": scope(kind, verification.get("key_erasure", {}))}
+    return add_certificate(s, kind=kind, verification=scoped, **fields)
 
 
 def close_purge(
