@@ -266,3 +266,19 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
         return code, out, err
 
     return _run
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path) -> dict[str, str]:
+    """The real project, a fresh home and a test actor: the CLI tests' base environment."""
+    return {
+        "STEWARD_PROJECT_DIR": str(PROJECT),
+        "STEWARD_HOME": str(tmp_path / "cli-home"),
+        "STEWARD_ACTOR": "test:cli",
+    }
+
+
+@pytest.fixture
+def run(run_cli: CliRun, cli_env: dict[str, str]) -> Callable[..., tuple[int, str, str]]:
+    """``run(args, env=None) -> (exit_code, stdout, stderr)``: ``run_cli`` over ``cli_env``."""
+    return lambda args, env=None: run_cli(args, {**cli_env, **(env or {})})

@@ -24,21 +24,6 @@ Run = Callable[..., tuple[int, str, str]]
 
 # -- helpers ------------------------------------------------------------------------------------
 @pytest.fixture
-def base_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        "STEWARD_PROJECT_DIR": str(PROJECT),
-        "STEWARD_HOME": str(tmp_path / "cli-home"),
-        "STEWARD_ACTOR": "test:cli",
-    }
-
-
-@pytest.fixture
-def run(run_cli: Run, base_env: dict[str, str]) -> Run:
-    """``run(args, env=None) -> (exit_code, stdout, stderr)``: ``run_cli`` over ``base_env``."""
-    return lambda args, env=None: run_cli(args, {**base_env, **(env or {})})
-
-
-@pytest.fixture
 def broken_project(project: Path) -> Path:
     """A project copy with exactly two problems in two files (both still parse)."""
     root = project
