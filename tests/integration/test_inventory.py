@@ -192,11 +192,6 @@ def _scan(steward: Steward, places: Places, uris: list[str], canaries: list[byte
     return hits
 
 
-def _certificates(steward: Steward) -> list[PurgeCertificate]:
-    with transaction(steward.engine) as s:
-        return list(s.scalars(select(PurgeCertificate).order_by(PurgeCertificate.id)))
-
-
 def _incidents(steward: Steward) -> list[Incident]:
     with transaction(steward.engine) as s:
         return list(s.scalars(select(Incident).order_by(Incident.id)))

@@ -50,9 +50,6 @@ from orchestration.errors import BadInput, QualityBlocked
 from orchestration.ledger.db import transaction
 from orchestration.ledger.lineage import version_lineage
 from orchestration.ledger.tables import AuditEntry
-from orchestration.quality.evaluation import (
-    CheckResult,
-)
 from orchestration.quality.ledger import WaiverLimit, grant_waiver, results_for, waivers_for
 from orchestration.quality.reports import (
     build_report,
@@ -411,23 +408,6 @@ def test_cli_waive_records_the_waiver_and_prints_its_expiry_c5_5_4(
         cli_env(steward),
     )
     assert code == 2 and "only a quarantined version" in err
-
-
-# -- dimension scores (C5.5-5) ----------------------------------------------------------------
-def check(status: str, unexpected_percent: float | None, **threshold: Any) -> CheckResult:
-    return CheckResult(
-        type="expect_column_values_to_not_be_null"
-        if unexpected_percent is not None
-        else "expect_column_distinct_values_to_contain_set",
-        dimension="completeness",
-        severity="critical",
-        description="test check",
-        description_ja=None,
-        columns=["station_code"],
-        threshold=threshold,
-        status=status,
-        unexpected_percent=unexpected_percent,
-    )
 
 
 # -- canaries (invariant 1) -----------------------------------------------------------------------
