@@ -1,0 +1,1 @@
+"""Provision packages: signed, verifiable hand-overs of data to declared recipients (C5.2-12)."""
