@@ -16,7 +16,16 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from orchestration.vocabulary import IncidentKind, PurgeKind, VersionStatus
+from orchestration.vocabulary import (
+    ApprovalKind,
+    ApprovalStatus,
+    IncidentKind,
+    ProvisionBasis,
+    PurgeKind,
+    RequestKind,
+    RequestStatus,
+    VersionStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -231,6 +240,38 @@ class Retirement:
     certificate_id: int | None
 
 
+@dataclass(frozen=True)
+class ProvidedVersion:
+    """One version a provision delivered, named as a recipient would name it."""
+
+    version_id: int
+    partition: str
+    number: int
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class Provision:
+    """One entry of the provision register (C5.2-12): recipient, dataset, versions, items
+    (column names), purpose, basis, contract, time, actor and the signed package's hash."""
+
+    id: int
+    package_id: str
+    recipient: str
+    dataset: str
+    versions: tuple[ProvidedVersion, ...]
+    columns: tuple[str, ...]
+    purpose: str
+    basis: ProvisionBasis
+    contract_id: str
+    terms: dict[str, Any]
+    provided_at: datetime
+    actor: str
+    package_sha256: str
+    signing_key_id: str
+    location: str
+
+
 def as_json(record: Any) -> Any:
     """A record (or a list, tuple or dict of them) as JSON-ready values: instants in ISO 8601
     UTC, enums as their value, nested records as objects."""
@@ -265,3 +306,56 @@ def version_summary(version: Version) -> dict[str, Any]:
             for c in version.backups
         ],
     }
+
+
+@dataclass(frozen=True)
+class SubjectRequest:
+    """A data subject's request (C5.2-6): its id, kind, status, due date and receipt. The
+    person is named by a keyed digest only; the receipt holds datasets, partitions, versions,
+    counts, certificates and recipients, never a value."""
+
+    id: int
+    request_id: str
+    kind: RequestKind
+    status: RequestStatus
+    identifier_kind: str
+    subject_digest: str
+    received_at: datetime
+    due_at: datetime
+    completed_at: datetime | None
+    actor: str
+    receipt: dict[str, Any]
+    overdue_reported_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ErasureStep:
+    """One dataset partition of an erasure (C5.2-6): the rewrite without the subject and the
+    certificate of the purge of everything older."""
+
+    id: int
+    request_id: int
+    dataset: str
+    partition: str
+    subject_rows: int
+    rewrite_version_id: int | None
+    certificate_id: int | None
+    started_at: datetime
+    completed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A decision waiting for a second approver (C5.4-1): what, on which dataset, who asked,
+    and who approved it. ``detail`` holds the decision's arguments, never a data value."""
+
+    id: int
+    kind: ApprovalKind
+    dataset: str
+    partition: str | None
+    detail: dict[str, Any]
+    status: ApprovalStatus
+    requested_by: str
+    requested_at: datetime
+    approved_by: str | None
+    approved_at: datetime | None

@@ -8,6 +8,25 @@ The key store keeps data keys only wrapped under key-encryption keys held outsid
 (``orchestration.store.kek``): ``STEWARD_KEK_URI`` is ``file:///<folder>`` (default
 ``$STEWARD_HOME/keys/kek``, kept out of backups) or ``aws-kms://<keyring name>`` (AWS KMS,
 reached at ``STEWARD_KMS_ENDPOINT_URL`` if set, else boto3's usual endpoint).
+
+Provision packages are signed with the Ed25519 key at ``STEWARD_SIGNING_KEY`` (default
+``$STEWARD_HOME/keys/provision-signing.pem``, made on first use); its public half is published.
+
+The audit log is chained with an HMAC keyed by the file at ``STEWARD_AUDIT_KEY`` (default
+``$STEWARD_HOME/keys/audit.key``, made on first use; never in the ledger database), and its head
+is anchored to ``STEWARD_AUDIT_ANCHOR_URI``: a folder (default ``$STEWARD_HOME/audit-anchors``)
+or ``s3://bucket/prefix`` on a bucket with Object Lock, each anchor locked in COMPLIANCE mode for
+``STEWARD_AUDIT_ANCHOR_RETAIN_DAYS`` days (default 3650) (C5.4-1).
+
+Deliveries land in ``STEWARD_LANDING_DIR`` unless ``STEWARD_LANDING_URI`` names an S3 prefix
+(``s3://bucket/prefix``, reached at ``STEWARD_S3_ENDPOINT_URL``). Version-level lineage is
+published as OpenLineage events to ``STEWARD_OPENLINEAGE_URL`` (``file:///path`` or
+``http(s)://...``; unset: off) under ``STEWARD_OPENLINEAGE_NAMESPACE``.
+
+Who may do what is declared in ``access/policy.yaml`` (or ``STEWARD_ACCESS_POLICY``). On a
+PostgreSQL ledger the actor checked against it is the database's session user; a SQLite ledger
+is unauthenticated demo mode and refuses governance actions unless
+``STEWARD_ALLOW_UNAUTHENTICATED=1`` (meant for the demo and the tests only) (C5.4-1).
 """
 
 from __future__ import annotations
@@ -18,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from orchestration.clock import Clock, clock_from_env
+from orchestration.errors import BadInput
 
 PRIMARY_BACKUP = "primary"
 
@@ -46,7 +66,20 @@ class Settings:
     dagster_home: Path
     s3_endpoint_url: str | None
     actor: str
+    signing_key_path: Path
+    audit_key_path: Path
+    audit_anchor_uri: str
+    audit_anchor_retain_days: int
     clock: Clock = field(compare=False)
+    # Where deliveries land when not in ``landing_dir``: ``s3://bucket/prefix`` (any endpoint).
+    landing_uri: str | None = None
+    # OpenLineage events (C5.5-2): ``file:///path`` or ``http(s)://...``; unset is off.
+    openlineage_url: str | None = None
+    openlineage_namespace: str = "takanawa-gateway"
+    # The access policy file (default ``access/policy.yaml`` in the project, C5.4-1).
+    access_policy: str | None = None
+    # Demo and tests only: let governance actions run where nobody is authenticated.
+    allow_unauthenticated: bool = False
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -74,5 +107,36 @@ class Settings:
             dagster_home=Path(env.get("DAGSTER_HOME") or home / "dagster_home").resolve(),
             s3_endpoint_url=env.get("STEWARD_S3_ENDPOINT_URL") or None,
             actor=env.get("STEWARD_ACTOR") or f"user:{getpass.getuser()}",
+            signing_key_path=Path(
+                env.get("STEWARD_SIGNING_KEY") or home / "keys" / "provision-signing.pem"
+            ).resolve(),
+            audit_key_path=Path(
+                env.get("STEWARD_AUDIT_KEY") or home / "keys" / "audit.key"
+            ).resolve(),
+            audit_anchor_uri=env.get("STEWARD_AUDIT_ANCHOR_URI") or str(home / "audit-anchors"),
+            audit_anchor_retain_days=_whole(env, "STEWARD_AUDIT_ANCHOR_RETAIN_DAYS", 3650),
             clock=clock_from_env(env.get("STEWARD_AS_OF")),
+            landing_uri=env.get("STEWARD_LANDING_URI") or None,
+            openlineage_url=env.get("STEWARD_OPENLINEAGE_URL") or None,
+            openlineage_namespace=env.get("STEWARD_OPENLINEAGE_NAMESPACE") or "takanawa-gateway",
+            access_policy=env.get("STEWARD_ACCESS_POLICY") or None,
+            allow_unauthenticated=_switch(env, "STEWARD_ALLOW_UNAUTHENTICATED"),
         )
+
+
+def _whole(env: dict[str, str], name: str, default: int) -> int:
+    """A positive whole number from the environment, or a one-line refusal naming it."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise BadInput(f"{name} must be a whole number of days, at least 1 (C5.4-1)")
+    return int(raw)
+
+
+def _switch(env: dict[str, str], name: str) -> bool:
+    """An on/off setting: unset, empty or 0 is off, 1 is on; anything else is refused."""
+    raw = env.get(name, "")
+    if raw not in {"", "0", "1"}:
+        raise BadInput(f"{name} must be 1 (on) or 0 (off) (C5.4-1)")
+    return raw == "1"

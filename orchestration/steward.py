@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestration.declarations.catalog import Catalog, DeclaredDataset
@@ -22,10 +23,15 @@ if TYPE_CHECKING:  # each collaborator is imported when first built: read-only c
     from sqlalchemy import Engine
 
     from orchestration.backup.service import BackupService
+    from orchestration.governance.reporting import DecisionReporter
+    from orchestration.ingest.area import LandingRoot
+    from orchestration.lineage_events import LineageEvents
     from orchestration.produce.service import Produced, Producer
+    from orchestration.provision.service import Provisioner
     from orchestration.records import Version
     from orchestration.retention.sweep import Sweeper
     from orchestration.store.versions import VersionStore
+    from orchestration.subjects.service import SubjectRequests
 
 
 class Steward:
@@ -42,9 +48,12 @@ class Steward:
 
     @functools.cached_property
     def engine(self) -> Engine:
+        from orchestration.ledger import audit_key
         from orchestration.ledger.db import ledger_engine
 
-        return ledger_engine(self.settings.ledger_url)
+        engine = ledger_engine(self.settings.ledger_url)
+        audit_key.bind(engine, self.settings.audit_key_path)  # its key lives outside the ledger
+        return engine
 
     @functools.cached_property
     def store(self) -> VersionStore:
@@ -53,12 +62,14 @@ class Steward:
         from orchestration.store.kek import kek_provider
         from orchestration.store.keys import KeyStore
         from orchestration.store.versions import VersionStore
+        from orchestration.subjects.restrict import SubjectRequestFilter
 
         backend = backend_for(self.settings.store_uri, self.settings.s3_endpoint_url)
         keks = kek_provider(self.settings.kek_uri, self.settings.kms_endpoint_url)
         keys = KeyStore(self.settings.keystore_url, keks, self.clock)
         store = VersionStore(self.engine, keys, backend, self.clock)
         store.guard = RetentionGuard(self.catalog, self.engine, self.clock)  # C5.2-11
+        store.subject_filter = SubjectRequestFilter(self.catalog, self.engine, self.keys_dir)
         return store
 
     @functools.cached_property
@@ -84,9 +95,56 @@ class Steward:
             backups=self.backups,
             engine=self.engine,
             clock=self.clock,
-            landing_dir=self.settings.landing_dir,
+            landing_dir=self.landing,
             actor=self.settings.actor,
+            lineage=self.lineage,
         )
+
+    @functools.cached_property
+    def landing(self) -> LandingRoot:
+        """Where deliveries land: the landing folder, or an S3 prefix (STEWARD_LANDING_URI)."""
+        from orchestration.ingest.area import landing_root
+
+        s = self.settings
+        return landing_root(s.landing_dir, s.landing_uri, s.s3_endpoint_url)
+
+    @functools.cached_property
+    def lineage(self) -> LineageEvents:
+        """OpenLineage events of commits and purges (C5.5-2); off unless configured."""
+        from orchestration.lineage_events import lineage_events
+
+        s = self.settings
+        return lineage_events(
+            s.openlineage_url, s.openlineage_namespace, self.catalog, self.engine, self.clock
+        )
+
+    def provisioner(self, reporter: DecisionReporter | None = None) -> Provisioner:
+        """Provision to recipients (design invariant 9), reporting each to ``reporter``."""
+        from orchestration.governance.reporting import SILENT
+        from orchestration.provision.service import Provisioner
+
+        return Provisioner(
+            catalog=self.catalog,
+            store=self.store,
+            engine=self.engine,
+            clock=self.clock,
+            actor=self.settings.actor,
+            home=self.settings.home,
+            s3_endpoint_url=self.settings.s3_endpoint_url,
+            signing_key_path=self.settings.signing_key_path,
+            reporter=reporter or SILENT,
+        )
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where the keys of subject requests live, outside every database (C5.2-6)."""
+        return self.settings.home / "keys"
+
+    def subject_requests(self) -> SubjectRequests:
+        """Data-subject requests (C5.2-6), carried out with the sweep's own executor."""
+        from orchestration.subjects.service import SubjectRequests
+
+        return SubjectRequests(self.sweeper().context, self.keys_dir)
 
     def sweeper(
         self, lock_stale: timedelta = STALE, lock_heartbeat: timedelta = HEARTBEAT
@@ -117,9 +175,10 @@ class Steward:
             backups=self.backups.targets,
             backup_uris=self.settings.backup_targets,
             s3_endpoint_url=self.settings.s3_endpoint_url,
-            landing_dir=self.settings.landing_dir,
+            landing_dir=self.landing,
             actor=self.settings.actor,
             rewrite=rewrite,
+            lineage=self.lineage,
         )
         return Sweeper(context, lock_stale, lock_heartbeat)
 

@@ -50,6 +50,7 @@ class PurgeKind(StrEnum):
     ROWS = "rows"  # rows past their deadline, by a rewrite under a fresh key
     RETIRE = "retire"  # the dataset's service ended
     ORPHANS = "orphans"  # objects, files and keys no live version names, past their grace
+    ERASURE = "erasure"  # one data subject's rows, by a rewrite under a fresh key (C5.2-6)
 
 
 class IncidentKind(StrEnum):
@@ -61,6 +62,10 @@ class IncidentKind(StrEnum):
     SWEEP_INTERRUPTED = "sweep_interrupted"
     SWEEP_LOCK_BUSY = "sweep_lock_busy"
     UNPLANNABLE = "unplannable"
+    PROVIDED_DATA_PURGED = "provided_data_purged"  # recipients hold data purged here (C5.2-11)
+    PROVIDED_VERSION_REPLACED = "provided_version_replaced"  # a correction replaced it (C5.5-2)
+    SUBJECT_REQUEST_OVERDUE = "subject_request_overdue"  # not answered by its due date (C5.2-6)
+    PROVIDED_VERSION_FAULTY = "provided_version_faulty"  # its waiver was revoked (C5.5-4)
 
 
 class AuditAction(StrEnum):
@@ -83,6 +88,27 @@ class AuditAction(StrEnum):
     PURGE_INTENT = "purge_intent"
     PURGE = "purge"
     INCIDENT = "incident"
+    PROVIDE = "provide"
+    SUBJECT_REQUEST = "subject_request"
+    REVOKE = "revoke"
+    APPROVAL_REQUEST = "approval_request"  # a decision waiting for a second approver (C5.4-1)
+    APPROVE = "approve"  # the second approver agreed; the decision was carried out
+
+
+class ProvisionBasis(StrEnum):
+    """Why a provision to a recipient is allowed (C5.2-12, C5.2-13, C5.3-3, C5.1-4)."""
+
+    CONSENT = "consent"  # personal data, with the data subjects' consent to this recipient
+    NON_IDENTIFYING = "non_identifying"  # statistical or anonymized data
+    MEMBER_CONFIDENTIAL = "member_confidential"  # confidential data to a consortium member
+    OPEN = "open"  # open data
+
+
+class RecipientAction(StrEnum):
+    """What a recipient of a version is asked to do when that version changes here."""
+
+    DELETE = "delete"  # the version was purged: delete every copy
+    REPLACE = "replace"  # a correction replaced it: use the newer version instead
 
 
 NO_PARTITION = ""
@@ -131,3 +157,45 @@ def dataset_of_asset_path(path: list[str] | tuple[str, ...]) -> str:
 def op_name(dataset: str) -> str:
     """A dataset key as a Dagster op or step name (``zone__name``)."""
     return dataset.replace("/", "__")
+
+
+class RequestKind(StrEnum):
+    """What a data subject asked for (C5.2-6)."""
+
+    FIND = "find"  # disclosure: what the district holds about them
+    ERASE = "erase"
+    RESTRICT = "restrict"  # stop of use until lifted
+    EXPORT = "export"  # disclosure: their rows, packaged for them
+    CORRECT = "correct"
+
+
+class RequestStatus(StrEnum):
+    """Where a subject request stands (C5.2-6)."""
+
+    IN_PROGRESS = "in_progress"  # received; an erasure may be half done and is resumed
+    COMPLETED = "completed"
+    ACTIVE = "active"  # a restriction in force
+    LIFTED = "lifted"  # a restriction ended
+
+
+class Role(StrEnum):
+    """The roles an access policy grants (``access/policy.yaml``, C5.4-1, C5.5-4)."""
+
+    OPERATOR = "operator"  # runs pipelines, sweeps, backups and provisions; reads reports
+    DATA_STEWARD = "data_steward"  # waives, holds, releases, restores
+    DPO = "dpo"  # retires, approves long holds, answers subject requests
+    AUDITOR = "auditor"  # reads the ledger, the audit log and certificates only
+
+
+class ApprovalKind(StrEnum):
+    """A decision that waits for a second approver (C5.4-1)."""
+
+    HOLD = "hold"  # a hold longer than the policy's limit, or without an end
+    RETIRE = "retire"
+
+
+class ApprovalStatus(StrEnum):
+    """Where a pending decision stands."""
+
+    PENDING = "pending"
+    APPROVED = "approved"

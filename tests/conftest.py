@@ -35,6 +35,12 @@ from orchestration.settings import Settings
 from orchestration.steward import Steward
 
 PROJECT = Path(__file__).resolve().parent.parent
+# The tests' ledgers are SQLite (unauthenticated demo mode) or PostgreSQL as a superuser: their
+# governance actions run only because this setting, meant for the demo and tests, allows it
+# (C5.4-1). A test of the refusal sets it to 0; tests/integration/test_access_pg.py connects as
+# ordinary database users, whose roles are always checked.
+ALLOW_UNAUTHENTICATED = {"STEWARD_ALLOW_UNAUTHENTICATED": "1"}
+os.environ.update(ALLOW_UNAUTHENTICATED)
 TESTS = PROJECT / "tests"
 TIERS = ("unit", "integration", "e2e")
 # Fixtures that start or reach a server: a unit test never asks for one.
@@ -66,6 +72,7 @@ def make_settings(home: Path, **overrides: str) -> Settings:
         "STEWARD_PROJECT_DIR": str(PROJECT),
         "STEWARD_HOME": str(home),
         "STEWARD_ACTOR": "test:pytest",
+        **ALLOW_UNAUTHENTICATED,
         **overrides,
     }
     return replace(Settings.from_env(env), clock=FixedClock(NOW))
@@ -127,7 +134,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     root = tmp_path / "project"
     root.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    for folder in ("assets", "retention_policies", "quality_suites"):
+    for folder in ("assets", "retention_policies", "quality_suites", "recipients", "access"):
         shutil.copytree(PROJECT / folder, root / folder, ignore=ignore)
     shutil.copy(PROJECT / "workspace.yaml", root / "workspace.yaml")
     monkeypatch.setattr(sys, "path", list(sys.path))
@@ -238,7 +245,8 @@ CliRun = Callable[[list[str], dict[str, str]], tuple[int, str, str]]
 def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> CliRun:
     """``run_cli(args, env) -> (exit code, stdout, stderr)`` through ``orchestration.cli.main``.
 
-    The environment holds exactly the given STEWARD_* variables. The command's rich consoles
+    The environment holds exactly the given STEWARD_* variables (and, unless given,
+    STEWARD_ALLOW_UNAUTHENTICATED=1). The command's rich consoles
     are swapped for wide ones, so tables are not cut at 80 columns.
     """
     from rich.console import Console
@@ -253,7 +261,7 @@ def run_cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str])
         for name in list(os.environ):
             if name.startswith("STEWARD_"):
                 monkeypatch.delenv(name)
-        for name, value in env.items():
+        for name, value in {**ALLOW_UNAUTHENTICATED, **env}.items():
             monkeypatch.setenv(name, value)
         monkeypatch.setattr(sys, "argv", ["steward", *args])
         capsys.readouterr()
@@ -275,6 +283,7 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
         "STEWARD_PROJECT_DIR": str(PROJECT),
         "STEWARD_HOME": str(tmp_path / "cli-home"),
         "STEWARD_ACTOR": "test:cli",
+        **ALLOW_UNAUTHENTICATED,
     }
 
 

@@ -7,6 +7,8 @@ import pandas as pd
 from assets.city_os._trips import DISTRICT_TZ, GATE_EVENTS, completed_trips
 
 # Every remaining (origin, destination, departure_hour, fare_class) appears at least K times.
+# K is at least the declaration's disclosure.k_anonymity: the steward checks every version
+# for it before promotion and quarantines one that misses it (C3.3-1).
 K = 3
 COLUMNS = {
     "origin_station": "string",

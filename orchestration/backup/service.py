@@ -8,7 +8,8 @@ does not lose sight of the copies made before (invariant 7).
 
 A copy and a restore check for a purge under the partition lock and put their object inside
 that same transaction, so neither ever puts an object back after the sweep's deletion; a
-version past its retention deadline is never restored (C5.2-11).
+version past its retention deadline is never restored (C5.2-11), nor one made before a data
+subject was erased from its partition (C5.2-6).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from orchestration.clock import Clock
 from orchestration.errors import BadInput, IntegrityError, KeyMissing, NotFound, RetentionRefused
 from orchestration.ledger import backups as ledger
+from orchestration.ledger.requests import erasures_of
 from orchestration.records import BackupCopy, Restore, Version
 from orchestration.store.backends import ObjectBackend, backend_for, recorded_root, root_uri
 from orchestration.store.crypto import sha256
@@ -141,6 +143,21 @@ class BackupService:
             )
         if self.versions.guard is not None:
             self.versions.guard(version)
+        self._refuse_erased(version)
+
+    def _refuse_erased(self, version: Version) -> None:
+        """A version made before a subject was erased from its partition never comes back,
+        whatever copy survived: the erasure purged it with its copies and keys, and this
+        refusal holds even for a copy or a ledger row it could not reach (C5.2-6)."""
+        for request_id, rewrite_id, started in erasures_of(
+            self.engine, version.dataset, version.partition
+        ):
+            older = version.id < rewrite_id if rewrite_id else version.created_at <= started
+            if older:
+                raise RetentionRefused(
+                    f"{version.label} was made before subject request {request_id} erased a "
+                    "person from it: it is never restored (C5.2-6)"
+                )
 
     def _put_back(self, version: Version, copy: BackupCopy, actor: str) -> Restore:
         """Put a verified copy's object back in the store and record the restore, under the

@@ -17,13 +17,34 @@ from datetime import datetime
 
 import click
 
-from orchestration.cli import datasets, operations, quality, render, retention
+from orchestration.cli import (
+    approvals,
+    datasets,
+    operations,
+    packages,
+    provision,
+    quality,
+    render,
+    retention,
+    subjects,
+)
 from orchestration.cli.context import Context
 from orchestration.cli.params import Instant
 from orchestration.errors import StewardError
 
 # Commands that only read the ledger: they start without transform modules, pandas or Dagster.
-READ_ONLY = frozenset({"versions", "lineage", "certificates", "incidents", "audit"})
+READ_ONLY = frozenset(
+    {
+        "versions",
+        "lineage",
+        "certificates",
+        "incidents",
+        "audit",
+        "provisions",
+        "verify-package",
+        "approvals",
+    }
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,6 +61,7 @@ for _command in (
     datasets.versions,
     datasets.lineage,
     quality.waive,
+    quality.revoke,
     quality.report,
     retention.sweep,
     retention.certificates,
@@ -47,6 +69,14 @@ for _command in (
     retention.hold,
     retention.release,
     retention.retire,
+    approvals.approve,
+    approvals.approvals,
+    provision.provide,
+    provision.provisions,
+    packages.verify_package,
+    packages.signing_key,
+    subjects.subject,
+    subjects.requests,
     operations.restore,
     operations.backup,
     operations.audit,

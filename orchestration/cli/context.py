@@ -2,6 +2,8 @@
 engine over an existing home, the governance services, and the shared options.
 
 Arguments are checked by ``orchestration.cli.params`` before anything is opened or recorded.
+Every command that opens the ledger is checked against the access policy there (C5.4-1): on a
+PostgreSQL ledger the actor is the database's session user, not STEWARD_ACTOR.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from orchestration.errors import NotFound
 from orchestration.settings import Settings
 
 if TYPE_CHECKING:  # SQLAlchemy and pydantic stay off the import path of `steward --help`
+    from orchestration.access.guard import Access
     from orchestration.declarations.catalog import Catalog
     from orchestration.governance.actions import GovernanceActions
     from orchestration.records import Version
@@ -37,6 +40,7 @@ class Context:
 
     def __init__(self, as_of: datetime | None, *, reads_only: bool = False) -> None:
         self.reads_only = reads_only
+        self.access: Access | None = None
         try:
             self.settings = Settings.from_env()
         except ValueError as exc:
@@ -60,10 +64,11 @@ class Context:
             transforms=not self.reads_only,
         )
 
-    def steward(self, *, or_deliveries: bool = False) -> Steward:
+    def steward(self, *, or_deliveries: bool = False, command: str | None = None) -> Steward:
         """The engine over this home, only when the home has a ledger (or, ``or_deliveries``,
         provider files in its landing area): commands that read or act on existing state never
-        create one on a home that was never set up. STEWARD_KEK_URI is checked first."""
+        create one on a home that was never set up. STEWARD_KEK_URI is checked first, and the
+        caller's role for ``command`` (default: the command being run) last."""
         from orchestration.steward import Steward
         from orchestration.store.kek import kek_provider
 
@@ -73,7 +78,21 @@ class Context:
             or_deliveries and landing.is_dir() and any(p.is_file() for p in landing.rglob("*"))
         ):
             require_ledger(self.settings)
-        return Steward(self.settings, self.catalog)
+        steward = Steward(self.settings, self.catalog)
+        return self._authorize(steward, command or command_path())
+
+    def _authorize(self, steward: Steward, command: str) -> Steward:
+        """Refuse ``command`` unless the acting database user's role allows it; where that
+        user is authenticated, everything this invocation records names them (C5.4-1)."""
+        from orchestration.access.guard import access_for
+        from orchestration.steward import Steward
+
+        self.access = access_for(steward.settings, steward.engine)
+        self.access.require(command)
+        if self.access.identity.checked and self.access.actor != self.settings.actor:
+            self.settings = replace(self.settings, actor=self.access.actor)
+            steward = Steward(self.settings, self.catalog)  # the ledger engine is shared
+        return steward
 
     def governance(self, steward: Steward) -> GovernanceActions:
         """The governance services over ``steward``'s ledger, reporting to the operators' UI."""
@@ -87,7 +106,18 @@ class Context:
             actor=steward.settings.actor,
             project_root=steward.settings.project_root,
             reporter=InstanceReporter(steward.settings),
+            access=self.access,
         )
+
+
+def command_path() -> str:
+    """The running subcommand as the access policy names it: ``waive``, ``audit verify``."""
+    names: list[str] = []
+    ctx: click.Context | None = click.get_current_context()
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.command.name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
 
 def _as_of_here(ctx: click.Context, _param: click.Parameter, value: datetime | None) -> None:

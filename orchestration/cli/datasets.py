@@ -25,15 +25,29 @@ from orchestration.records import version_summary
 @JSON
 @click.pass_obj
 def check(obj: Context, as_json: bool) -> None:
-    """Validate every declaration, policy and suite reference; print every problem at once."""
+    """Validate every declaration, policy and suite reference, and the access policy
+    (access/policy.yaml, C5.4-1); print every problem at once."""
+    from orchestration.access.policy import load_policy, policy_path
+
+    problems: list[str] = []
     try:
         catalog = obj.catalog
     except DeclarationErrors as exc:
+        problems += exc.problems
+    settings = obj.settings
+    try:
+        load_policy(
+            policy_path(settings.project_root, settings.access_policy),
+            command_paths(click.get_current_context().find_root().command),
+        )
+    except DeclarationErrors as exc:
+        problems += exc.problems
+    if problems:
         if as_json:
-            render.emit_json({"ok": False, "problems": exc.problems})
+            render.emit_json({"ok": False, "problems": problems})
         else:
-            render.problem(f"{len(exc.problems)} problem(s):", style="red")
-            for problem in exc.problems:
+            render.problem(f"{len(problems)} problem(s):", style="red")
+            for problem in problems:
                 render.problem(f"  - {problem}")
         sys.exit(2)
     summary = {
@@ -41,14 +55,25 @@ def check(obj: Context, as_json: bool) -> None:
         "datasets": len(catalog.datasets),
         "policies": len(catalog.policies),
         "suites": len(catalog.suites),
+        "recipients": len(catalog.recipients),
     }
     if as_json:
         render.emit_json(summary)
     else:
         render.line(
             f"OK: {summary['datasets']} datasets, {summary['policies']} retention "
-            f"policies, {summary['suites']} quality suites"
+            f"policies, {summary['suites']} quality suites, {summary['recipients']} recipients"
         )
+
+
+def command_paths(command: click.Command, prefix: str = "") -> set[str]:
+    """Every subcommand as the access policy names it (``waive``, ``audit verify``)."""
+    if not isinstance(command, click.Group):
+        return {prefix} if prefix else set()
+    found: set[str] = set()
+    for name, sub in command.commands.items():
+        found |= command_paths(sub, f"{prefix} {name}".strip())
+    return found
 
 
 @click.command()

@@ -14,6 +14,7 @@ from orchestration.cli import render
 from orchestration.cli.context import AS_OF, DATASET, JSON, Context, existing_version
 from orchestration.cli.params import VERSION_NUMBER, Day, Whole, refuse, require_free_port
 from orchestration.records import version_summary
+from orchestration.settings import Settings
 
 
 @click.command()
@@ -79,25 +80,71 @@ def backup_verify(obj: Context, as_json: bool) -> None:
 
 @click.group()
 def audit() -> None:
-    """The hash-chained audit log (C5.4-1)."""
+    """The keyed, hash-chained audit log and its anchors (C5.4-1)."""
+
+
+def _anchors(obj: Context):  # type: ignore[no-untyped-def]
+    from orchestration.ledger.anchors import anchor_store
+
+    s = obj.settings
+    return anchor_store(s.audit_anchor_uri, s.s3_endpoint_url, s.audit_anchor_retain_days)
 
 
 @audit.command("verify")
 @JSON
 @click.pass_obj
 def audit_verify(obj: Context, as_json: bool) -> None:
-    """Recompute the hash chain; exit 1 if any entry was edited or deleted."""
+    """Check the chain's MACs, its head, entry times, every anchor, and that the ledger's
+    versions, waivers, holds and certificates are what the log says; exit 1 naming each
+    disagreement, 2 if the audit key or the anchor location is unusable."""
     from orchestration.ledger.audit import verify_log
 
-    report = verify_log(obj.steward().engine)
+    store = _anchors(obj)
+    report = verify_log(obj.steward().engine, obj.settings.audit_key_path, store)
     if as_json:
-        render.emit_json({"ok": report.ok, "entries": report.entries, "problems": report.problems})
+        render.emit_json(
+            {
+                "ok": report.ok,
+                "entries": report.entries,
+                "unkeyed": report.unkeyed,
+                "anchors": report.anchors,
+                "problems": report.problems,
+                "notes": report.notes,
+            }
+        )
     else:
         for problem in report.problems:
             render.problem(f"TAMPERED: {problem}")
+        for note in report.notes:
+            render.problem(f"note: {note}")
         state = "intact" if report.ok else "TAMPERED"
-        render.line(f"audit log {state}: {report.entries} entries checked")
+        render.line(
+            f"audit log {state}: {report.entries} entries checked against "
+            f"{report.anchors} anchor(s)"
+        )
     sys.exit(0 if report.ok else 1)
+
+
+@audit.command("anchor")
+@JSON
+@click.pass_obj
+def audit_anchor(obj: Context, as_json: bool) -> None:
+    """Write the log's head (seq, hash, MAC, real time) to STEWARD_AUDIT_ANCHOR_URI, outside
+    the ledger, where it cannot be overwritten; run daily and after each sweep."""
+    from orchestration.ledger.anchors import anchor
+
+    store = _anchors(obj)
+    made = anchor(obj.steward().engine, store)
+    if as_json:
+        render.emit_json(
+            {"anchored": None}
+            if made is None
+            else {"anchored": {"seq": made[0].seq, "mac": made[0].mac, "location": made[1]}}
+        )
+    elif made is None:
+        render.line("the audit log is empty: nothing anchored")
+    else:
+        render.line(f"anchored entry {made[0].seq} to {made[1]}")
 
 
 @click.command()
@@ -173,7 +220,9 @@ def conformance(obj: Context, folder: Path | None, markdown: Path | None, as_jso
     from orchestration.conformance.render import as_markdown, write_report
 
     settings = obj.settings
-    report = assess(load_registry(), settings.project_root / "tests", obj.catalog)
+    report = assess(
+        load_registry(), settings.project_root / "tests", obj.catalog, _ledger_counts(settings)
+    )
     now = settings.clock.now()
     if markdown is not None:
         markdown.write_text(as_markdown(report), encoding="utf-8")
@@ -185,3 +234,13 @@ def conformance(obj: Context, folder: Path | None, markdown: Path | None, as_jso
     render.line(f"{len(report.rows)} clauses: {counts}")
     for path in [*written, *([markdown] if markdown else [])]:
         render.line(f"wrote {path}")
+
+
+def _ledger_counts(settings: Settings) -> dict[str, int] | None:
+    """The district's records, counted, when this home has a ledger (never making one)."""
+    from orchestration.ledger.db import ledger_engine, missing_ledger
+    from orchestration.ledger.evidence import record_counts
+
+    if missing_ledger(settings.ledger_url) is not None:
+        return None
+    return record_counts(ledger_engine(settings.ledger_url))

@@ -1,9 +1,11 @@
-"""Quality commands: waive a quarantined version (C5.5-4), report on one version (C5.5-5)."""
+"""Quality commands: waive a quarantined version or revoke its waiver (C5.5-4), report on one
+version (C5.5-5)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +21,10 @@ from orchestration.cli.context import (
 from orchestration.cli.params import VERSION_NUMBER, Day, Instant, refuse, require_partition
 from orchestration.clock import district_time
 from orchestration.records import version_summary
+
+if TYPE_CHECKING:
+    from orchestration.records import Version
+    from orchestration.steward import Steward
 
 PARTITION = click.option(
     "--partition", type=Day(), default="", help="Partition (YYYY-MM-DD) of a daily dataset."
@@ -74,6 +80,35 @@ def waive(
 
 @click.command()
 @DATASET
+@click.option("--version", "number", type=VERSION_NUMBER, required=True)
+@PARTITION
+@click.option("--reason", required=True, help="Why the version may not be used any more.")
+@JSON
+@AS_OF
+@click.pass_obj
+def revoke(
+    obj: Context, dataset: str, number: int, partition: str, reason: str, as_json: bool
+) -> None:
+    """End a version's waiver now: readers and provisions are refused it again, and its
+    recipients are listed in an incident (C5.5-4, C4.1-3)."""
+    steward = obj.steward()
+    version = existing_version(steward, dataset, partition, number)
+    revoked = obj.governance(steward).revoke(version, reason)
+    if as_json:
+        render.emit_json(
+            {
+                "dataset": dataset,
+                "partition": partition or None,
+                "version": number,
+                "revoked_waivers": len(revoked),
+            }
+        )
+    else:
+        render.line(f"revoked {len(revoked)} waiver(s) of {version.label}")
+
+
+@click.command()
+@DATASET
 @click.option(
     "--version",
     "number",
@@ -87,15 +122,30 @@ def waive(
     "folder",
     type=click.Path(path_type=Path, file_okay=False),
     required=True,
-    help="Folder for the HTML and JSON reports.",
+    help="Folder for the JSON and HTML reports (and the PDF with --pdf).",
+)
+@click.option(
+    "--pdf",
+    "pdf",
+    is_flag=True,
+    help="Also write the report as PDF, its Japanese font embedded (needs WeasyPrint, Pango and "
+    "Debian's fonts-noto-cjk).",
 )
 @JSON
 @AS_OF
 @click.pass_obj
 def report(
-    obj: Context, dataset: str, number: int | None, partition: str, folder: Path, as_json: bool
+    obj: Context,
+    dataset: str,
+    number: int | None,
+    partition: str,
+    folder: Path,
+    pdf: bool,
+    as_json: bool,
 ) -> None:
-    """Write the quality report of one exact version for its recipients (C5.5-5)."""
+    """Write the quality report of one exact version for its recipients (C5.5-5), as JSON and
+    HTML, and as PDF with ``--pdf``."""
+    from orchestration.quality.pdf import PdfUnavailable
     from orchestration.quality.reports import build_report, write_report
 
     steward = obj.steward()
@@ -113,9 +163,17 @@ def report(
     else:
         target = existing_version(steward, dataset, partition, number)
     data = build_report(
-        steward.engine, declared, steward.catalog.suite_of(dataset), target, steward.clock.now()
+        steward.engine,
+        declared,
+        steward.catalog.suite_of(dataset),
+        target,
+        steward.clock.now(),
+        provided_to=_provided_to(steward, target),
     )
-    json_path, html_path = write_report(data, folder)
+    try:
+        files = write_report(data, folder, pdf=pdf)
+    except PdfUnavailable as exc:
+        raise refuse("--pdf", str(exc)) from None
     overall = data["overall"]
     if as_json:
         render.emit_json(
@@ -123,12 +181,29 @@ def report(
                 "version": version_summary(target),
                 "status": overall["status"],
                 "blocks_use": overall["blocks_use"],
-                "html": str(html_path),
-                "json": str(json_path),
+                "html": str(files.html_path),
+                "json": str(files.json_path),
+                "pdf": str(files.pdf_path) if files.pdf_path else None,
             }
         )
         return
     render.line(
         f"{target.label}: {overall['status']}{' (blocks use)' if overall['blocks_use'] else ''}"
     )
-    render.line(f"wrote {html_path}\nwrote {json_path}")
+    render.line("\n".join(f"wrote {path}" for path in files))
+
+
+def _provided_to(steward: Steward, target: Version) -> list[dict[str, Any]]:
+    """The register's entries for exactly this version: the report's "provided to" section."""
+    from orchestration.ledger.provisions import list_provisions
+
+    return [
+        {
+            "recipient": p.recipient,
+            "provided_at": p.provided_at,
+            "purpose": p.purpose,
+            "package_id": p.package_id,
+            "contract_id": p.contract_id,
+        }
+        for p in list_provisions(steward.engine, version_id=target.id)
+    ]

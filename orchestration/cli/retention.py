@@ -25,6 +25,7 @@ from orchestration.cli.params import (
     unknown_dataset,
 )
 from orchestration.clock import district_time
+from orchestration.records import ApprovalRequest
 from orchestration.records import as_json as record_json
 from orchestration.vocabulary import IncidentKind
 
@@ -174,6 +175,9 @@ def hold(
     with_versions = partitions_with_versions(steward, dataset) if partition else None
     check_partition(steward.catalog.get(dataset), partition, with_versions)
     placed = obj.governance(steward).hold(dataset, partition, reason, until)
+    if isinstance(placed, ApprovalRequest):
+        pending(placed, as_json)
+        return
     if as_json:
         render.emit_json(record_json(placed))
         return
@@ -216,7 +220,21 @@ def retire(obj: Context, dataset: str, yes: bool, as_json: bool) -> None:
             f"Irrecoverably purge every version and copy of {dataset}?", abort=True, err=as_json
         )
     certificate = obj.governance(steward).retire(dataset, steward.sweeper())
+    if isinstance(certificate, ApprovalRequest):
+        pending(certificate, as_json)
+        return
     if as_json:
         render.emit_json(as_dict(certificate))
     else:
         render.line(summary(certificate))
+
+
+def pending(request: ApprovalRequest, as_json: bool) -> None:
+    """A decision that waits for a second approver (C5.4-1): nothing was done yet."""
+    if as_json:
+        render.emit_json(record_json(request))
+        return
+    render.line(
+        f"{request.kind} of {request.dataset} waits for a second approver: request "
+        f"{request.id} (another person runs `steward approve {request.id}`; C5.4-1)"
+    )

@@ -52,6 +52,9 @@ class Control(BaseModel):
     control: str
     code: list[str]
     missing: str
+    # The ledger records this control leaves behind (see orchestration/ledger/evidence.py),
+    # counted in a district's conformance report as evidence that it runs there.
+    records: list[str] = Field(default_factory=list)
 
     @property
     def district_wide(self) -> bool:
@@ -116,6 +119,7 @@ class ClauseRow:
     control: Control
     evidence: list[Evidence]
     datasets: Mapping[str, ControlStatus]  # dataset key -> status for that dataset
+    records: Mapping[str, int]  # the control's records in this district's ledger, counted
 
 
 @dataclass(frozen=True)
@@ -135,8 +139,14 @@ class Conformance:
         ]
 
 
-def assess(registry: Registry, tests_dir: Path, catalog: Catalog | None) -> Conformance:
-    """The clause-by-dataset matrix, with the tests that cite each clause."""
+def assess(
+    registry: Registry,
+    tests_dir: Path,
+    catalog: Catalog | None,
+    counts: Mapping[str, int] | None = None,
+) -> Conformance:
+    """The clause-by-dataset matrix, with the tests that cite each clause and, given the
+    ledger's ``counts``, the records each control left in this district."""
     evidence = (
         find_evidence(tests_dir, [c.id for c in registry.clauses]) if tests_dir.is_dir() else {}
     )
@@ -148,5 +158,6 @@ def assess(registry: Registry, tests_dir: Path, catalog: Catalog | None) -> Conf
                 decl = dataset.declaration
                 applies = control.applies(decl.zone.value, decl.classification.value)
                 per_dataset[key] = control.status if applies else ControlStatus.NOT_APPLICABLE
-        rows.append(ClauseRow(control, evidence.get(control.id, []), per_dataset))
+        records = {name: (counts or {}).get(name, 0) for name in control.records} if counts else {}
+        rows.append(ClauseRow(control, evidence.get(control.id, []), per_dataset, records))
     return Conformance(rows)

@@ -37,6 +37,7 @@ def as_json(conformance: Conformance, generated_at: datetime) -> dict[str, Any]:
                 "missing": row.control.missing,
                 "district_wide": row.control.district_wide,
                 "tests": [e.test for e in row.evidence],
+                "records": dict(row.records),
                 "datasets": {key: status.value for key, status in row.datasets.items()},
             }
             for row in conformance.rows
@@ -93,10 +94,12 @@ def as_html(conformance: Conformance, generated_at: datetime) -> str:
             for s in (row.datasets.get(k, ControlStatus.NOT_APPLICABLE) for k in datasets)
         )
         tests = "<br>".join(escape(e.test) for e in row.evidence) or "&mdash;"
+        records = "<br>".join(f"{escape(k)}: {n}" for k, n in row.records.items()) or "&mdash;"
         body.append(
             f"<tr><th>{escape(c.id)}</th><td class='{c.status.value}'>{escape(ja)}<br>"
             f"{escape(en)}</td><td>{escape(c.control) or '&mdash;'}</td>"
-            f"<td>{escape(c.missing) or '&mdash;'}</td><td class='tests'>{tests}</td>{cells}</tr>"
+            f"<td>{escape(c.missing) or '&mdash;'}</td><td class='tests'>{tests}</td>"
+            f"<td class='tests'>{records}</td>{cells}</tr>"
         )
     counts = " / ".join(
         f"{LABELS[ControlStatus(s)][1]} {LABELS[ControlStatus(s)][0]}: {n}"
@@ -115,7 +118,7 @@ th,td{{border:1px solid #ccc;padding:4px;vertical-align:top}} th.ds{{writing-mod
 <h1>ガイドライン適合状況 <small>Guideline conformance</small></h1>
 <p>作成 / generated {escape(stamp)} &mdash; {escape(counts)}</p>
 <table><thead><tr><th>条項<br>clause</th><th>状況<br>status</th><th>統制<br>control</th>
-<th>未対応<br>missing</th><th>試験<br>tests</th>{head}</tr></thead>
+<th>未対応<br>missing</th><th>試験<br>tests</th><th>記録<br>records</th>{head}</tr></thead>
 <tbody>{"".join(body)}</tbody></table></body></html>
 """
 

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from orchestration.declarations.models import DatasetDeclaration, DistrictDefaults, RetentionPolicy
+from orchestration.declarations.models import (
+    DatasetDeclaration,
+    DistrictDefaults,
+    RecipientDeclaration,
+    RetentionPolicy,
+)
 from orchestration.errors import NotFound
 
 if TYPE_CHECKING:
@@ -36,12 +41,31 @@ class DeclaredSuite:
 
 
 @dataclass(frozen=True)
+class DeclaredRecipient:
+    """A recipient declaration and the revision of its file that was read (C5.7-1)."""
+
+    declaration: RecipientDeclaration
+    path: Path
+    revision: str
+
+
+@dataclass(frozen=True)
 class Catalog:
     datasets: dict[str, DeclaredDataset]
     policies: dict[str, RetentionPolicy]
     suites: dict[str, DeclaredSuite]
     # retention_policies/district_defaults.yaml; load_catalog always sets it
     district: DistrictDefaults | None = None
+    recipients: dict[str, DeclaredRecipient] = field(default_factory=dict)
+
+    def recipient(self, name: str) -> DeclaredRecipient:
+        try:
+            return self.recipients[name]
+        except KeyError:
+            known = ", ".join(sorted(self.recipients)) or "none"
+            raise NotFound(
+                f"unknown recipient {name!r} (declared in recipients/: {known})"
+            ) from None
 
     def suite_of(self, key: str) -> DeclaredSuite:
         name = self.declaration(key).quality_suite

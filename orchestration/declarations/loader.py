@@ -21,8 +21,10 @@ from orchestration.declarations.models import (
     DISTRICT_DEFAULTS_FILE,
     DatasetDeclaration,
     DistrictDefaults,
+    RecipientDeclaration,
     RetentionPolicy,
 )
+from orchestration.declarations.recipients import load_recipients, recipient_problems
 from orchestration.declarations.rules import check_rules
 from orchestration.declarations.suites import SuiteFile, suite_problems
 from orchestration.errors import DeclarationErrors
@@ -33,7 +35,8 @@ M = TypeVar("M", bound=BaseModel)
 def load_catalog(
     project_root: Path, backup_targets: set[str] | None = None, *, transforms: bool = True
 ) -> Catalog:
-    """Load ``assets/``, ``retention_policies/`` and ``quality_suites/`` under ``project_root``.
+    """Load ``assets/``, ``retention_policies/``, ``quality_suites/`` and ``recipients/`` under
+    ``project_root``.
 
     ``transforms=False`` leaves transform modules unimported (each dataset's ``transform`` is
     None): commands that only read the ledger never run them, and importing them would pull in
@@ -50,8 +53,15 @@ def load_catalog(
     decls = {key: d for key, (d, _, _) in datasets.items()}
     # A suite file that failed to parse has its own problem: do not also call it missing.
     present = set(suites) | {p.stem for p in suite_files}
-    problems += check_rules(decls, where, policies, present, backup_targets)
+    problems += check_rules(decls, where, policies, present, backup_targets, district)
     problems += _suite_pairing_problems(decls, where, suites, project_root)
+    recipients = load_recipients(
+        project_root,
+        lambda path: _parse(path, RecipientDeclaration, project_root, problems),
+        lambda path: _rel(path, project_root),
+        problems,
+    )
+    problems += recipient_problems(recipients, decls, lambda path: _rel(path, project_root))
     resolved = {
         key: _resolve_transform(decl, where[key], project_root, problems) if transforms else None
         for key, decl in decls.items()
@@ -66,6 +76,7 @@ def load_catalog(
         policies=policies,
         suites=suites,
         district=district,
+        recipients=recipients,
     )
 
 

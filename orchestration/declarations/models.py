@@ -124,6 +124,11 @@ class ConfidentialTerms(Strict):
 
     permitted_purposes: list[str] = Field(min_length=1)
     disclosure_scope: Literal["members", "named_recipients"]
+    released_to: list[DatasetKey] = Field(
+        default_factory=list,
+        description="Derived datasets the provider agreed need not stay confidential, e.g. "
+        "district-wide totals; every other dataset made from this one is confidential.",
+    )
 
 
 class Partitioning(Strict):
@@ -149,10 +154,65 @@ class Landing(Strict):
     format: Literal["csv"] = "csv"
 
 
+class Publication(Strict):
+    """What is announced when a dataset is published as open data (C5.1-4): its items and how
+    it was made, in words the public reads."""
+
+    items: str = Field(min_length=1, description="The items (columns) published, in plain words.")
+    method: str = Field(min_length=1, description="How the data was aggregated or anonymized.")
+
+
 class Backup(Strict):
     """Every promoted version is copied to the named backup target (C5.4-3)."""
 
     target: Name = "primary"
+
+
+class IdentifierDerivation(Strict):
+    """How a column's value is made from what a person can show: a keyed hash, so that a
+    request carrying a card number is matched without the district storing the number
+    (C5.2-6). The key is a file ``$STEWARD_HOME/keys/subject_identifiers/<key>.key``, never in
+    the declaration or the ledger."""
+
+    method: Literal["hmac_sha256"] = "hmac_sha256"
+    key: Name
+    prefix: str = Field(default="", max_length=8, description="Put before the hex digest.")
+    length: int = Field(default=64, ge=8, le=64, description="Hex characters of the digest kept.")
+
+
+class SubjectIdentifier(Strict):
+    """A column that identifies the data subject, and how a request names it (C5.2-6)."""
+
+    column: Name
+    kind: Name = Field(description="What a request names, e.g. app_user_id or ic_card_number.")
+    casefold: bool = Field(default=False, description="Compare ignoring case, e.g. an email.")
+    derivation: IdentifierDerivation | None = None
+    description: str | None = None
+
+
+class DisclosureControl(Strict):
+    """How the versions of a statistical or anonymized dataset made from personal data are
+    checked before promotion (C3.3-1, C5.1-4, C5.2-5). Unset thresholds take the district's
+    (``district_defaults.yaml``); a dataset may ask for more, never for less."""
+
+    counts: list[Name] = Field(
+        default_factory=list,
+        description="Statistical tables: the columns holding counts of people or trips; a "
+        "count under the minimum is suppressed (left empty), so they are declared nullable.",
+    )
+    dimensions: list[Name] = Field(
+        default_factory=list,
+        description="Statistical tables: the columns naming a cell (station, hour, ...).",
+    )
+    published_totals: list[list[Name]] = Field(
+        default_factory=list,
+        description="Totals published beside the table, each as the dimensions it keeps "
+        "([origin_station]: a total per origin over every destination; []: the grand total). "
+        "A suppressed cell must not be recoverable from them by subtraction.",
+    )
+    min_cell_count: int | None = Field(default=None, ge=1)
+    k_anonymity: int | None = Field(default=None, ge=1)
+    l_diversity: int | None = Field(default=None, ge=1)
 
 
 TRANSFORM_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -182,6 +242,24 @@ class DatasetDeclaration(Strict):
     special_care_categories: list[str] = Field(
         default_factory=list,
         description="Must stay empty: special care-required data is never acquired (C5.2-4).",
+    )
+    publication: Publication | None = Field(
+        default=None,
+        description="Set to allow publishing the dataset to the public as open data (C5.1-4).",
+    )
+    subject_identifiers: list[SubjectIdentifier] = Field(
+        default_factory=list,
+        description="Columns that identify the data subject, for subject requests (C5.2-6).",
+    )
+    disclosure: DisclosureControl | None = Field(
+        default=None,
+        description="Required for statistical and anonymized datasets made from personal "
+        "data: how each version is checked before promotion (C3.3-1, C5.1-4).",
+    )
+    upstream_purposes: dict[DatasetKey, str] = Field(
+        default_factory=dict,
+        description="For each upstream, the purpose for which this derivation reads it: one "
+        "of that upstream's purposes (C5.2-7, C5.3-2).",
     )
 
     @property
@@ -253,6 +331,15 @@ def _orphan_grace(value: str) -> str:
     return value
 
 
+class DisclosureDefaults(Strict):
+    """The least disclosure control any statistical or anonymized dataset made from personal
+    data gets (C3.3-1, C5.1-4, C5.2-5)."""
+
+    min_cell_count: int = Field(ge=2, description="Smallest count a statistical table shows.")
+    k_anonymity: int = Field(ge=2, description="Smallest group of equal quasi-identifiers.")
+    l_diversity: int = Field(ge=1, description="Fewest distinct sensitive values in a group.")
+
+
 class DistrictDefaults(Strict):
     """``retention_policies/district_defaults.yaml``: what applies where no policy says."""
 
@@ -262,6 +349,9 @@ class DistrictDefaults(Strict):
         "orphan (a refused or never-materialized delivery, an object or data key whose writer "
         "died, a copy no version references) of a dataset without a retention policy, or a "
         "file in a landing folder no dataset declares, is purged (C5.2-11)."
+    )
+    disclosure: DisclosureDefaults = Field(
+        description="The district's minimum disclosure-control thresholds (C3.3-1, C5.1-4)."
     )
 
     @field_validator("orphan_grace")
@@ -304,3 +394,81 @@ class RetentionPolicy(Strict):
     @classmethod
     def _long_enough(cls, value: str | None) -> str | None:
         return None if value is None else _orphan_grace(value)
+
+
+RECIPIENTS_FOLDER = "recipients"
+
+
+class Contract(Strict):
+    """The contract that binds a recipient to the guideline (C5.7-1)."""
+
+    id: str = Field(min_length=1)
+    valid_from: date
+    valid_until: date
+    incident_contact: str = Field(
+        min_length=1, description="Whom the district tells about an incident (C5.7-2)."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Contract:
+        if self.valid_until < self.valid_from:
+            raise ValueError("valid_until is before valid_from")
+        return self
+
+
+class ConsentBasis(Strict):
+    """The data subjects of ``dataset`` consented to its provision to this recipient
+    (C5.2-12); ``columns`` are the items they consented to (all declared columns if unset)."""
+
+    dataset: DatasetKey
+    reference: str = Field(min_length=1, description="Where the consent is recorded.")
+    columns: list[Name] | None = None
+
+
+class AcceptedTerms(Strict):
+    """Terms the recipient's contract binds it to; each is carried in every package."""
+
+    no_onward_transfer: bool = Field(description="Passes nothing further (C5.1-3, C5.3-3).")
+    no_disadvantage_use: bool = Field(
+        description="Never uses anonymized or statistical data against a person (C5.2-8)."
+    )
+
+
+class Delivery(Strict):
+    """Where packages go: a folder (absolute, or relative to the steward home) or
+    ``s3://bucket/prefix``; ``endpoint_url`` names a non-AWS S3 endpoint."""
+
+    target: str = Field(min_length=1)
+    endpoint_url: str | None = None
+
+
+class RecipientDeclaration(Strict):
+    """One recipient of district data: ``recipients/<name>.yaml``."""
+
+    name: Name
+    display_name: str = Field(min_length=1)
+    membership: Membership
+    public: bool = Field(
+        default=False, description="The public: a provision to it publishes open data (C5.1-4)."
+    )
+    contract: Contract
+    permitted_purposes: list[Name] = Field(min_length=1)
+    identification_needed: bool = Field(
+        description="Whether the recipient needs to identify individuals (C5.2-13)."
+    )
+    consent_bases: list[ConsentBasis] = Field(default_factory=list)
+    terms: AcceptedTerms
+    security_requirements: list[str] = Field(default_factory=list)
+    retention_expected: str = Field(
+        description="ISO 8601 duration: how long the recipient may keep what it receives."
+    )
+    delivery: Delivery
+
+    @field_validator("retention_expected")
+    @classmethod
+    def _iso_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    def consent_for(self, dataset: str) -> ConsentBasis | None:
+        return next((c for c in self.consent_bases if c.dataset == dataset), None)

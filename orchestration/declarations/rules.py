@@ -9,8 +9,12 @@ import unicodedata
 from orchestration.declarations.models import (
     AnchorKind,
     Classification,
+    ColumnRole,
     ColumnType,
     DatasetDeclaration,
+    DisclosureControl,
+    DisclosureDefaults,
+    DistrictDefaults,
     RetentionPolicy,
     Zone,
 )
@@ -122,10 +126,13 @@ def check_rules(
     policies: dict[str, RetentionPolicy],
     suites: set[str],
     backup_targets: set[str] | None,
+    district: DistrictDefaults | None = None,
 ) -> list[str]:
     """Every problem of every declaration, each naming its file and field, then the problems
-    of the lineage graph as a whole."""
+    of the lineage graph as a whole. With ``district`` (the district defaults) a disclosure
+    threshold below the district's is refused too."""
     problems: list[str] = []
+    defaults = district.disclosure if district is not None else None
     for key, d in decls.items():
         found = [
             *_production_problems(d, decls),
@@ -133,11 +140,16 @@ def check_rules(
             *_personal_data_problems(d, policies, decls),
             *_column_problems(d),
             *_terms_problems(d),
+            *_disclosure_problems(d, decls, defaults),
+            *_upstream_purpose_problems(d, decls),
+            *_inherited_purpose_problems(d, decls),
+            *subject_identifier_problems(d),
         ]
         problems += [f"{where[key]}: field {field}: {text}" for field, text in found]
     problems += _cycles(decls, where)
     problems += _city_os_reaching_personal_rail_os(decls, where)
     problems += _city_os_reaching_rail_os_indirectly(decls, where)
+    problems += _classification_along_lineage(decls, where)
     return problems
 
 
@@ -414,5 +426,347 @@ def _city_os_reaching_personal_rail_os(
                 f"{where[key]}: field classification: made from personal "
                 f"Railway OS data ({personal[0]}), so it must be statistical or "
                 "anonymized (C3.3-1)"
+            )
+    return problems
+
+
+def subject_identifier_problems(d: DatasetDeclaration) -> list[Problem]:
+    """Personal and pseudonymized data names the columns that identify its subject, so that a
+    subject request reaches every version of it; other data names none (C5.2-6)."""
+    kind = d.classification.value
+    if not d.classification.holds_personal_data:
+        if d.subject_identifiers:
+            return [
+                (
+                    "subject_identifiers",
+                    f"{kind} data identifies nobody, so it declares no subject identifier "
+                    "(C5.2-6); classify it personal or pseudonymized, or remove them",
+                )
+            ]
+        return []
+    if not d.subject_identifiers:
+        return [
+            (
+                "subject_identifiers",
+                f"{kind} data declares the column(s) that identify its subject, so a subject "
+                "request can find it (C5.2-6)",
+            )
+        ]
+    problems: list[Problem] = []
+    seen: set[tuple[str, str]] = set()
+    for i, ident in enumerate(d.subject_identifiers):
+        col = d.column(ident.column)
+        if col is None:
+            problems.append((f"subject_identifiers.{i}.column", f"no column {ident.column!r}"))
+        elif col.role is not ColumnRole.SUBJECT_IDENTIFIER:
+            problems.append(
+                (
+                    f"subject_identifiers.{i}.column",
+                    f"column {ident.column!r} must have role subject_identifier (C5.2-6)",
+                )
+            )
+        if (ident.column, ident.kind) in seen:
+            problems.append((f"subject_identifiers.{i}", "declared twice"))
+        seen.add((ident.column, ident.kind))
+    return problems
+
+
+# -- Classification and purpose follow lineage (issue 10) --------------------------------------
+DISCLOSURE_CHECKED = frozenset({Classification.STATISTICAL, Classification.ANONYMIZED})
+RESTRICTED = frozenset(
+    {Classification.PERSONAL, Classification.PSEUDONYMIZED, Classification.CONFIDENTIAL}
+)
+PERSONAL_OR_CHECKED = frozenset(
+    {Classification.PERSONAL, Classification.PSEUDONYMIZED, *DISCLOSURE_CHECKED}
+)
+
+
+def made_from_personal_data(decls: dict[str, DatasetDeclaration], key: str) -> bool:
+    """Whether any dataset ``key`` is made from, directly or not, holds personal data: then a
+    statistical or anonymized ``key`` is disclosure-checked on every version (C3.3-1)."""
+    return any(decls[a].classification.holds_personal_data for a in _ancestors(decls, key))
+
+
+def restricted_paths(decls: dict[str, DatasetDeclaration], key: str) -> list[list[str]]:
+    """Each lineage path from ``key`` up to personal, pseudonymized or confidential data that
+    does not pass through a disclosure-checked (statistical or anonymized) dataset or a
+    confidential dataset's release of its derived dataset; nearest first, ``key`` first."""
+    paths: list[list[str]] = []
+    frontier = [[key]]
+    seen = {key}
+    while frontier:
+        path = frontier.pop(0)
+        for up in decls[path[-1]].upstream:
+            upstream = decls.get(up)
+            if upstream is None or up in seen or _released(upstream, path[-1]):
+                continue
+            seen.add(up)
+            if upstream.classification in RESTRICTED:
+                paths.append([*path, up])
+            elif upstream.classification not in DISCLOSURE_CHECKED:
+                frontier.append([*path, up])
+    return paths
+
+
+def _released(upstream: DatasetDeclaration, reader: str) -> bool:
+    """The confidential ``upstream``'s provider agreed ``reader`` need not stay confidential."""
+    terms = upstream.confidential
+    return upstream.classification is Classification.CONFIDENTIAL and (
+        terms is not None and reader in terms.released_to
+    )
+
+
+def _classification_along_lineage(
+    decls: dict[str, DatasetDeclaration], where: dict[str, str]
+) -> list[str]:
+    """A dataset made from personal data is personal unless disclosure-checked; one made from
+    confidential data stays confidential unless its provider released it; an open dataset
+    reaches neither (C5.1-4, C3.3-1, C5.2-5, C5.3-2). Each problem names the lineage path."""
+    problems = []
+    for key, d in decls.items():
+        if d.is_ingest:
+            continue  # an ingest dataset with an upstream is refused as such
+        for path in restricted_paths(decls, key):
+            if _reported_as_c3_3_1(d, decls[path[-1]]):
+                continue
+            text = _lineage_problem(d, decls[path[-1]], path)
+            if text is not None:
+                problems.append(f"{where[key]}: field classification: {text}")
+                break
+    return problems
+
+
+def _reported_as_c3_3_1(d: DatasetDeclaration, source: DatasetDeclaration) -> bool:
+    """City OS data made from personal Railway OS data has its own problem (C3.3-1)."""
+    return (
+        d.zone is Zone.CITY_OS
+        and source.zone is Zone.RAIL_OS
+        and source.classification.holds_personal_data
+        and d.classification not in DISCLOSURE_CHECKED
+    )
+
+
+def _lineage_problem(
+    d: DatasetDeclaration, source: DatasetDeclaration, path: list[str]
+) -> str | None:
+    kind = d.classification
+    reach = f"its lineage reaches {source.key} ({source.classification.value}) through "
+    route = " <- ".join(path)
+    if kind is Classification.OPEN:
+        return (
+            f"open, but {reach}{route} without a disclosure-checked (statistical or "
+            "anonymized) dataset on the way (C5.1-4, C3.3-1)"
+        )
+    if source.classification.holds_personal_data and kind not in PERSONAL_OR_CHECKED:
+        return (
+            f"{kind.value}, but {reach}{route}: data made from personal data is personal "
+            "or pseudonymized unless it is statistical or anonymized and disclosure-checked "
+            "(C5.2-5)"
+        )
+    if source.classification is Classification.CONFIDENTIAL and kind is not source.classification:
+        return (
+            f"{kind.value}, but {reach}{route}: it stays confidential unless "
+            f"{source.key}'s provider releases it (confidential.released_to, C5.3-2)"
+        )
+    return None
+
+
+def _disclosure_problems(
+    d: DatasetDeclaration,
+    decls: dict[str, DatasetDeclaration],
+    defaults: DisclosureDefaults | None,
+) -> list[Problem]:
+    """Statistical and anonymized data identify nobody: no subject identifier (C5.2-5), and,
+    when made from personal data, a disclosure control that can be checked on each version
+    at the district's thresholds or stricter (C3.3-1, C5.1-4)."""
+    kind = d.classification
+    problems: list[Problem] = [
+        (
+            f"columns.{i}.role",
+            f"{kind.value} data holds no subject identifier ({col.name!r}); nobody may be "
+            "identifiable from it (C5.2-5)",
+        )
+        for i, col in enumerate(d.columns)
+        if kind in DISCLOSURE_CHECKED and col.role is ColumnRole.SUBJECT_IDENTIFIER
+    ]
+    control = d.disclosure
+    if control is not None and kind not in DISCLOSURE_CHECKED:
+        return [
+            *problems,
+            ("disclosure", "only statistical or anonymized data is disclosure-checked"),
+        ]
+    if kind not in DISCLOSURE_CHECKED or not made_from_personal_data(decls, d.key):
+        return problems
+    if control is None and kind is Classification.ANONYMIZED:
+        return problems  # checked over its column roles at the district's thresholds
+    if control is None:
+        return [
+            *problems,
+            (
+                "disclosure",
+                "statistical data made from personal data declares its counts and dimensions "
+                "in a disclosure block, so every version is disclosure-checked before "
+                "promotion (C3.3-1, C5.1-4)",
+            ),
+        ]
+    problems += _threshold_problems(control, defaults)
+    if kind is Classification.STATISTICAL:
+        return problems + _table_problems(d)
+    return problems + _microdata_problems(d)
+
+
+def _threshold_problems(
+    control: DisclosureControl, defaults: DisclosureDefaults | None
+) -> list[Problem]:
+    """A dataset may ask for more disclosure control than the district's, never for less."""
+    if defaults is None:
+        return []
+    return [
+        (
+            f"disclosure.{name}",
+            f"{declared} is below the district's {floor} (retention_policies/"
+            "district_defaults.yaml); a dataset may only ask for more (C3.3-1, C5.1-4)",
+        )
+        for name, declared, floor in (
+            ("min_cell_count", control.min_cell_count, defaults.min_cell_count),
+            ("k_anonymity", control.k_anonymity, defaults.k_anonymity),
+            ("l_diversity", control.l_diversity, defaults.l_diversity),
+        )
+        if declared is not None and declared < floor
+    ]
+
+
+def _table_problems(d: DatasetDeclaration) -> list[Problem]:
+    """A statistical table says which columns are counts and which name a cell; every column
+    is one of them, and a count can be suppressed (nullable integer)."""
+    control = d.disclosure
+    assert control is not None
+    problems: list[Problem] = []
+    if not control.counts:
+        problems.append(("disclosure.counts", "a statistical table declares its count columns"))
+    declared = set(control.counts) | set(control.dimensions)
+    for i, col in enumerate(d.columns):
+        if col.name not in declared:
+            problems.append(
+                (
+                    f"columns.{i}",
+                    f"{col.name!r} is neither a count nor a dimension of the statistical "
+                    "table (disclosure.counts, disclosure.dimensions; C3.3-1)",
+                )
+            )
+    for field in ("counts", "dimensions"):
+        for i, name in enumerate(getattr(control, field)):
+            if d.column(name) is None:
+                problems.append((f"disclosure.{field}.{i}", f"no column {name!r}"))
+    for i, name in enumerate(control.counts):
+        col = d.column(name)
+        if col is not None and not (col.type is ColumnType.INTEGER and col.nullable):
+            problems.append(
+                (
+                    f"disclosure.counts.{i}",
+                    f"count {name!r} is a nullable integer: a suppressed cell is left empty",
+                )
+            )
+    for i, total in enumerate(control.published_totals):
+        outside = [n for n in total if n not in control.dimensions]
+        if outside:
+            problems.append((f"disclosure.published_totals.{i}", f"not dimensions: {outside}"))
+    if control.k_anonymity is not None or control.l_diversity is not None:
+        problems.append(
+            ("disclosure", "k_anonymity and l_diversity apply to anonymized microdata only")
+        )
+    return problems
+
+
+def _microdata_problems(d: DatasetDeclaration) -> list[Problem]:
+    """Anonymized microdata is checked over its column roles, not over declared cells."""
+    control = d.disclosure
+    assert control is not None
+    table_fields = [
+        name
+        for name in ("counts", "dimensions", "published_totals", "min_cell_count")
+        if getattr(control, name)
+    ]
+    if not table_fields:
+        return []
+    return [
+        (
+            "disclosure",
+            f"{', '.join(table_fields)} describe statistical tables; anonymized microdata is "
+            "checked for k-anonymity over its quasi_identifier columns and l-diversity over "
+            "its sensitive ones",
+        )
+    ]
+
+
+def _upstream_purpose_problems(
+    d: DatasetDeclaration, decls: dict[str, DatasetDeclaration]
+) -> list[Problem]:
+    """A derivation reads each upstream for one of that upstream's purposes, and for
+    confidential data one its provider permits (C5.2-7, C5.3-2)."""
+    problems: list[Problem] = [
+        (f"upstream_purposes.{up}", f"{up} is not an upstream of this dataset")
+        for up in d.upstream_purposes
+        if up not in d.upstream
+    ]
+    if d.is_ingest:
+        return problems  # an ingest dataset with an upstream is refused as such
+    for i, up in enumerate(d.upstream):
+        upstream = decls.get(up)
+        purpose = d.upstream_purposes.get(up)
+        if upstream is None:
+            continue
+        if purpose is None:
+            problems.append(
+                (
+                    f"upstream.{i}",
+                    f"declare the purpose for which it reads {up} (upstream_purposes; C5.2-7)",
+                )
+            )
+        elif purpose not in upstream.purposes:
+            problems.append(
+                (
+                    f"upstream_purposes.{up}",
+                    f"reads {up} for {purpose!r}, which is not one of its purposes "
+                    f"({', '.join(upstream.purposes)}) (C5.2-7)",
+                )
+            )
+        elif upstream.confidential and purpose not in upstream.confidential.permitted_purposes:
+            problems.append(
+                (
+                    f"upstream_purposes.{up}",
+                    f"reads {up} for {purpose!r}, which its provider does not permit (C5.3-2)",
+                )
+            )
+    return problems
+
+
+def _inherited_purpose_problems(
+    d: DatasetDeclaration, decls: dict[str, DatasetDeclaration]
+) -> list[Problem]:
+    """Data that is still personal or confidential serves only purposes its personal or
+    confidential upstreams have; statistical and anonymized data may serve its own (C5.2-7,
+    C5.3-2)."""
+    if d.classification not in RESTRICTED:
+        return []
+    problems: list[Problem] = []
+    for up in d.upstream:
+        upstream = decls.get(up)
+        if upstream is None or upstream.classification not in RESTRICTED:
+            continue
+        allowed = set(upstream.purposes)
+        if upstream.confidential is not None:
+            allowed &= set(upstream.confidential.permitted_purposes)
+        lacking = [p for p in d.purposes if p not in allowed]
+        if lacking:
+            clause = (
+                "C5.3-2" if upstream.classification is Classification.CONFIDENTIAL else "C5.2-7"
+            )
+            problems.append(
+                (
+                    "purposes",
+                    f"{d.classification.value} data made from {up} may not claim purposes "
+                    f"{up} lacks: {lacking} ({clause})",
+                )
             )
     return problems

@@ -5,12 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from orchestration.declarations.models import DatasetDeclaration, DistrictDefaults, RetentionPolicy
+from orchestration.declarations.models import (
+    DatasetDeclaration,
+    DistrictDefaults,
+    RecipientDeclaration,
+    RetentionPolicy,
+)
 
 SCHEMAS = {
     "dataset.schema.json": DatasetDeclaration,
     "retention_policy.schema.json": RetentionPolicy,
     "district_defaults.schema.json": DistrictDefaults,
+    "recipient.schema.json": RecipientDeclaration,
 }
 
 

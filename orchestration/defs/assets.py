@@ -32,6 +32,7 @@ from orchestration.declarations.catalog import Catalog, DeclaredDataset
 from orchestration.declarations.suites import Dimension
 from orchestration.defs.metadata import declaration_metadata, version_metadata
 from orchestration.defs.resources import STEWARD
+from orchestration.disclosure.gate import DISCLOSURE, gate_for
 from orchestration.ledger.quality import results_for
 from orchestration.records import QualityResult, Version
 from orchestration.steward import Steward
@@ -56,6 +57,10 @@ DIMENSION_DOC = {
     Dimension.COMPLETENESS: "Nothing is missing: required values, rows, stations, hours (C5.5-1).",
     Dimension.CONSISTENCY: "Values agree: keys, pair rules, other datasets (C5.5-1).",
 }
+DISCLOSURE_DOC = (
+    "Nobody can be singled out: small cells suppressed and not recoverable from published "
+    "totals, or k-anonymity and l-diversity reached (C3.3-1, C5.1-4)."
+)
 
 
 def daily_partitions(dataset: DeclaredDataset) -> DailyPartitionsDefinition | None:
@@ -69,11 +74,16 @@ def daily_partitions(dataset: DeclaredDataset) -> DailyPartitionsDefinition | No
     )
 
 
-def build_asset(dataset: DeclaredDataset) -> AssetsDefinition:
-    """The asset of one declared dataset; it runs against the ``steward`` resource."""
+def build_asset(dataset: DeclaredDataset, disclosure_checked: bool = False) -> AssetsDefinition:
+    """The asset of one declared dataset; it runs against the ``steward`` resource. A
+    disclosure-checked dataset (statistical or anonymized, made from personal data) has one
+    more blocking check, ``disclosure`` (C3.3-1, C5.1-4)."""
     decl = dataset.declaration
     partitions = daily_partitions(dataset)
     key = AssetKey(asset_path(decl.key))
+    checks = [(dim.value, DIMENSION_DOC[dim]) for dim in Dimension]
+    if disclosure_checked:
+        checks.append((DISCLOSURE, DISCLOSURE_DOC))
 
     @asset(
         key=key,
@@ -88,13 +98,13 @@ def build_asset(dataset: DeclaredDataset) -> AssetsDefinition:
         required_resource_keys={STEWARD},
         check_specs=[
             AssetCheckSpec(
-                dim.value,
+                name,
                 asset=key,
                 blocking=True,
-                description=DIMENSION_DOC[dim],
+                description=doc,
                 partitions_def=partitions,
             )
-            for dim in Dimension
+            for name, doc in checks
         ],
         automation_condition=None if decl.is_ingest else FOLLOW_UPSTREAM_ONCE_CHECKED,
     )
@@ -139,24 +149,32 @@ def check_result(result: QualityResult, version: Version) -> AssetCheckResult:
         for c in result.checks["checks"]
         if c["status"] not in NOT_FAILED
     ]
+    metadata = {
+        "status": result.status,
+        "version": version.number,
+        "partition": version.partition or "none",
+        "expectations_evaluated": result.evaluated,
+        "expectations_passed": result.passed,
+        "conforming_percent": result.conforming_percent,
+        "not_passed": MetadataValue.json(not_passed),
+    }
+    if result.dimension == DISCLOSURE:  # counts only: cells suppressed, k, l (C3.3-1)
+        metadata["disclosure"] = MetadataValue.json(
+            {c["type"]: c.get("detail") or {} for c in result.checks["checks"]}
+        )
     return AssetCheckResult(
         check_name=result.dimension,
         passed=result.status in NOT_BLOCKING,
         severity=AssetCheckSeverity.ERROR,
         description=f"{result.status}: {result.passed} of {result.evaluated} expectations "
         f"passed on version {version.number}",
-        metadata={
-            "status": result.status,
-            "version": version.number,
-            "partition": version.partition or "none",
-            "expectations_evaluated": result.evaluated,
-            "expectations_passed": result.passed,
-            "conforming_percent": result.conforming_percent,
-            "not_passed": MetadataValue.json(not_passed),
-        },
+        metadata=metadata,
     )
 
 
 def build_assets(catalog: Catalog) -> list[AssetsDefinition]:
     """Every declared dataset's asset."""
-    return [build_asset(catalog.get(k)) for k in catalog.datasets]
+    return [
+        build_asset(catalog.get(k), disclosure_checked=gate_for(catalog, k) is not None)
+        for k in catalog.datasets
+    ]

@@ -8,6 +8,7 @@ from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 from orchestration.declarations.catalog import Catalog
 from orchestration.defs.assets import build_assets
 from orchestration.defs.jobs import JOBS, SCHEDULES
+from orchestration.defs.provision_job import provide
 from orchestration.defs.resources import STEWARD, StewardResource
 from orchestration.steward import Steward
 from orchestration.vocabulary import asset_path
@@ -22,7 +23,7 @@ def assemble(catalog: Catalog, steward: Steward | StewardResource) -> Definition
     they run against: a ready steward, or the resource that builds one in each run."""
     return Definitions(
         assets=build_assets(catalog),
-        jobs=JOBS,
+        jobs=[*JOBS, provide],
         schedules=SCHEDULES,
         resources={STEWARD: steward},
     )

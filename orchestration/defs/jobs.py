@@ -1,8 +1,12 @@
-"""Operators' jobs and their schedules: the nightly retention sweep and backup verification.
+"""Operators' jobs and their schedules: the nightly retention sweep, backup verification and
+the anchoring of the audit log's head outside the ledger (C5.4-1).
 
 The jobs call the engine (the ``steward`` resource) and report what it did on each asset's
 page: observations for certificates, deadlines and holds, and a tombstone materialization for
 each purged partition (docs/ui.md); a failure fails the run.
+
+Each op first checks the run's database user against the access policy (``authorize``,
+C5.4-1): a refusal fails the run naming the missing role.
 """
 
 # No ``from __future__ import annotations`` here: Dagster reads the ops' ``context``
@@ -23,9 +27,11 @@ from dagster import (
     op,
 )
 
+from orchestration.access.guard import AccessRefused, access_for
 from orchestration.defs.metadata import purged_versions, tombstone_metadata, version_metadata
 from orchestration.defs.resources import STEWARD
 from orchestration.ledger.lineage import version_lineage
+from orchestration.ledger.requests import report_overdue
 from orchestration.records import Certificate
 from orchestration.retention.certificates import as_dict
 from orchestration.retention.sweep import SweepReport
@@ -109,13 +115,31 @@ def certificate_events(
                 yield newest
 
 
+DEMO_MODE_LINE = (
+    " On a SQLite ledger this runs in unauthenticated demo mode: nobody is authenticated, and "
+    "governance jobs are refused unless STEWARD_ALLOW_UNAUTHENTICATED=1 (C5.4-1)."
+)
+
+
+def authorize(steward: Steward, command: str) -> None:
+    """Fail the run, naming the missing role, unless its database user may run ``command``
+    (the same name as the ``steward`` command that does the same, C5.4-1)."""
+    try:
+        access_for(steward.settings, steward.engine).require(command)
+    except AccessRefused as refused:
+        raise Failure(description=str(refused), allow_retries=False) from None
+
+
 @op(
     description="Plan and carry out the retention sweep as of now (C5.2-11).",
     required_resource_keys={STEWARD},
 )
 def sweep_expired_personal_data(context: OpExecutionContext) -> None:
     steward: Steward = getattr(context.resources, STEWARD)
+    authorize(steward, "sweep")
     report = steward.sweeper().run()  # a live sweep holding the lock: LockBusy fails the step
+    for late in report_overdue(steward.engine, steward.clock.now(), steward.settings.actor):
+        context.log.warning(f"subject request overdue (C5.2-6): incident {late.id}")
     if report.interrupted is not None:  # C4.1-3: recorded as an incident too
         previous = report.interrupted.detail["previous"]
         context.log.warning(
@@ -148,6 +172,7 @@ def sweep_expired_personal_data(context: OpExecutionContext) -> None:
 )
 def verify_backup_copies(context: OpExecutionContext) -> None:
     steward: Steward = getattr(context.resources, STEWARD)
+    authorize(steward, "backup verify")
     checks = list(steward.backups.verify(steward.settings.actor))
     failed = [c for c in checks if not c.ok]
     context.log.info(f"{len(checks) - len(failed)} of {len(checks)} copies verified")
@@ -168,10 +193,29 @@ def verify_backup_copies(context: OpExecutionContext) -> None:
         )
 
 
+@op(
+    description="Write the audit log's head (seq, hash, MAC, real time) to the write-once anchor "
+    "location outside the ledger (C5.4-1).",
+    required_resource_keys={STEWARD},
+)
+def anchor_audit_head(context: OpExecutionContext) -> None:
+    from orchestration.ledger.anchors import anchor, anchor_store
+
+    steward: Steward = getattr(context.resources, STEWARD)
+    authorize(steward, "audit anchor")
+    s = steward.settings
+    store = anchor_store(s.audit_anchor_uri, s.s3_endpoint_url, s.audit_anchor_retain_days)
+    made = anchor(steward.engine, store)
+    if made is None:
+        context.log.info("the audit log is empty: nothing anchored")
+    else:
+        context.log.info(f"anchored audit entry {made[0].seq} to {made[1]}")
+
+
 @job(
     name="retention_sweep",
     description="Purge expired personal data everywhere it lives, verify, and certify "
-    "(C5.2-3, C5.2-11).",
+    "(C5.2-3, C5.2-11)." + DEMO_MODE_LINE,
 )
 def retention_sweep() -> None:
     sweep_expired_personal_data()
@@ -182,7 +226,12 @@ def backup_verification() -> None:
     verify_backup_copies()
 
 
-JOBS: list[JobDefinition] = [retention_sweep, backup_verification]
+@job(name="audit_anchoring", description="Anchor the audit log's head outside the ledger.")
+def audit_anchoring() -> None:
+    anchor_audit_head()
+
+
+JOBS: list[JobDefinition] = [retention_sweep, backup_verification, audit_anchoring]
 SCHEDULES = [
     ScheduleDefinition(
         name="nightly_retention_sweep",
@@ -199,5 +248,14 @@ SCHEDULES = [
         execution_timezone=DISTRICT_ZONE,
         default_status=DefaultScheduleStatus.RUNNING,
         description="Every night at 03:00 Asia/Tokyo, after the sweep.",
+    ),
+    ScheduleDefinition(
+        name="nightly_audit_anchor",
+        job=audit_anchoring,
+        cron_schedule="0 4 * * *",
+        execution_timezone=DISTRICT_ZONE,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Every night at 04:00 Asia/Tokyo, after the sweep and backup verification: "
+        "the audit head, written where the ledger's writers cannot rewrite it (C5.4-1).",
     ),
 ]

@@ -50,6 +50,10 @@ def declaration_metadata(decl: DatasetDeclaration, revision: str) -> dict[str, A
         meta["declared/confidential_terms"] = MetadataValue.json(
             decl.confidential.model_dump(mode="json")
         )
+    if decl.disclosure is not None:  # thresholds and column names, no value (C3.3-1)
+        meta["declared/disclosure"] = MetadataValue.json(decl.disclosure.model_dump(mode="json"))
+    if decl.upstream_purposes:  # why each upstream is read (C5.2-7)
+        meta["declared/upstream_purposes"] = MetadataValue.json(dict(decl.upstream_purposes))
     return meta
 
 

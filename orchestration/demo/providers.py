@@ -31,6 +31,8 @@ from orchestration.vocabulary import DISTRICT_TZ
 if TYPE_CHECKING:
     from faker import Faker
 
+    from orchestration.ingest.area import LandingRoot
+
 DISTRICT_OFFSET = "+09:00"  # the district zone has no daylight saving time.
 
 
@@ -118,6 +120,17 @@ def write_delivery(landing_dir: Path, folder: str, day: date, frame: pd.DataFram
     out.to_csv(tmp, index=False, na_rep="", lineterminator="\n", encoding="utf-8")
     tmp.replace(path)  # a reader never sees a half-written delivery
     return path
+
+
+def upload_deliveries(local: Path, landing: LandingRoot) -> list[str]:
+    """Copy every delivery under the folder ``local`` into ``landing`` (an S3 prefix, as a
+    provider on another machine would deliver); return the landing-relative names, sorted."""
+    names = []
+    for path in sorted(p for p in Path(local).rglob("*") if p.is_file()):
+        name = path.relative_to(local).as_posix()
+        (landing / name).write_bytes(path.read_bytes())
+        names.append(name)
+    return names
 
 
 def station_cameras(seed: int, day: date) -> pd.DataFrame:

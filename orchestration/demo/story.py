@@ -26,6 +26,7 @@ from orchestration.demo.providers import write_faulty_gate_delivery as write_fau
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
 from orchestration.ledger.lineage import LineageNode, version_lineage
+from orchestration.provision.service import Order
 from orchestration.quality.reports import build_report, write_report
 from orchestration.retention.certificates import list_certificates, summary
 from orchestration.settings import Settings
@@ -66,7 +67,10 @@ def run_demo(settings: Settings, out: Console, *, reset: bool, days: int) -> Non
         story.redelivery,
         story.lineage,
         story.verification,
+        story.provision,
+        story.erasure,
         story.sweep,
+        story.conformance,
         story.ui,
     ):
         chapter()
@@ -213,11 +217,70 @@ class Story:
         if good != len(checks) or not report.ok:
             raise SystemExit(1)
 
+    def provision(self) -> None:
+        """Two provisions and two refusals (design invariant 9)."""
+        from orchestration.defs.ui_events import InstanceReporter
+        from orchestration.provision.package import read_package, verify_package
+        from orchestration.provision.service import ProvisionRefused
+        from orchestration.provision.signing import load_signing_key, public_key_pem
+
+        self.out.rule("8. Data leaves the district only through a provision (C5.2-12, C5.5-5)")
+        last = self.days[-1].isoformat()
+        provisioner = self.steward.provisioner(InstanceReporter(self.settings))
+        public = public_key_pem(load_signing_key(self.settings.signing_key_path))
+        for order in PROVISIONS:
+            provision = provisioner.provide(self.on_day(order, last))
+            intact = not verify_package(read_package(provision.location), public)
+            self.out.print(
+                f"provided {provision.dataset} {last} v{provision.versions[0].number} to "
+                f"{provision.recipient} for {provision.purpose}: package "
+                f"{provision.package_id[:8]} ({'signature verified' if intact else 'BROKEN'}) "
+                f"-> {provision.location}",
+                markup=False,
+                highlight=False,
+            )
+            if not intact:
+                raise SystemExit(1)
+        for order in REFUSED:
+            try:
+                provisioner.provide(self.on_day(order, last))
+            except ProvisionRefused as refused:
+                self.out.print(str(refused), markup=False, highlight=False)
+            else:
+                raise SystemExit(f"{order.dataset} to {order.recipient} was not refused")
+        self.out.print("`steward provisions --csv` exports the register")
+
+    def erasure(self) -> None:
+        """One app user and one card holder ask to be erased (C5.2-6); receipts, no values."""
+        from orchestration.cli.subjects import receipt_lines
+
+        self.out.rule("9. Two people ask to be erased, along lineage (C5.2-6)")
+        requests = self.steward.subject_requests()
+        landing = self.settings.landing_dir
+        users = sorted((landing / "app_users").glob("*.csv"))[-1]
+        gates = sorted((landing / "ic_gates").glob("*.csv"))[0]
+        people = (
+            ("app_user_id", pd.read_csv(users, dtype=str)["user_id"].iloc[0]),
+            ("ic_card_pseudonym", pd.read_csv(gates, dtype=str)["card_pseudonym"].iloc[0]),
+        )
+        for kind, identifier in people:
+            request = requests.erase(requests.subject(kind, identifier))
+            for line in receipt_lines(request.receipt):
+                self.out.print(f"  {line}", markup=False, highlight=False)
+            if request.receipt.get("failed"):
+                raise SystemExit(1)
+        self.out.print("`steward requests` lists every request with its receipt and due date")
+
+    def on_day(self, order: Order, day: str) -> Order:
+        """The order for ``day`` of a daily dataset; an unpartitioned one has no days."""
+        daily = self.catalog.declaration(order.dataset).is_partitioned
+        return replace(order, partitions=(day,) if daily else ())
+
     def sweep(self) -> None:
         """The nightly sweep job, run in process against a steward whose clock is late."""
         from orchestration.defs.build import build_definitions, code_location_tags
 
-        self.out.rule("8. The nightly sweep, as of a day past the retention deadlines (C5.2-11)")
+        self.out.rule("10. The nightly sweep, as of a day past the retention deadlines (C5.2-11)")
         late_day = self.days[-1] + timedelta(days=SWEEP_AFTER_DAYS)
         as_of = datetime.combine(late_day, time(2), DISTRICT_TZ)
         late = Steward(replace(self.settings, clock=FixedClock(as_of)), self.catalog)
@@ -248,8 +311,26 @@ class Story:
         if not result.success:
             raise SystemExit(1)
 
+    def conformance(self) -> None:
+        """The committee's view of this district: each clause, its tests and its records."""
+        from orchestration.conformance.registry import assess, load_registry
+        from orchestration.conformance.render import write_report
+        from orchestration.ledger.evidence import record_counts
+
+        self.out.rule("11. The committee's conformance report (C4.2-1)")
+        report = assess(
+            load_registry(),
+            self.settings.project_root / "tests",
+            self.catalog,
+            record_counts(self.steward.engine),
+        )
+        written = write_report(report, self.settings.home / "reports", self.steward.clock.now())
+        counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in report.counts().items())
+        self.out.print(f"{len(report.rows)} clauses: {counts}; records counted per clause")
+        self.out.print(f"wrote {written[-1]} (`steward conformance --out DIR`)", highlight=False)
+
     def ui(self) -> None:
-        self.out.rule("9. Open the operators' UI")
+        self.out.rule("12. Open the operators' UI")
         self.out.print(f"STEWARD_HOME={self.settings.home} .venv/bin/steward ui    (or: make ui)")
         self.out.print(
             "then open http://127.0.0.1:3000 (asset groups: rail_os, city_os, member, open)"
@@ -276,10 +357,25 @@ class Story:
         frame[frame.index % 10 != 9].to_csv(path, index=False)
 
 
+PROVISIONS = (
+    Order(OD_MATRIX, "loop_mobility_services", "mobility_service_planning"),
+    Order("city_os/anonymized_trips", "urban_mobility_research", "mobility_research"),
+    # Publishing open data is a provision to the public (C5.1-4).
+    Order("city_os/people_flow_hourly", "open_data_portal", "public_crowding_information"),
+)
+# Confidential sales to a non-member (C5.3-3); personal app users without consent (C5.2-12).
+REFUSED = (
+    Order("member/shop_sales_daily", "urban_mobility_research", "mobility_research"),
+    Order("member/app_users", "loop_mobility_services", "mobility_service_planning"),
+)
+
+
 def story_settings(settings: Settings, last: date) -> Settings:
     """The story plays on the morning after its last delivery, unless an instant was given
     (``--as-of``): whatever the day it runs, its camera files are then still within their
-    7-day retention when the people-flow counts read them (C5.2-11)."""
+    7-day retention when the people-flow counts read them (C5.2-11). The demo runs in
+    unauthenticated demo mode and says so: its governance actions are allowed (C5.4-1)."""
+    settings = replace(settings, allow_unauthenticated=True)
     if not isinstance(settings.clock, SystemClock):
         return settings
     morning = datetime.combine(last + timedelta(days=1), time(9), DISTRICT_TZ)

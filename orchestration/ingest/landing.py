@@ -1,4 +1,6 @@
-"""Provider files in the landing area: ``<landing>/<folder>/<YYYY-MM-DD>.csv``.
+"""Provider files in the landing area: ``<landing>/<folder>/<YYYY-MM-DD>.csv``, where the
+landing area is a local folder or an S3 prefix (``orchestration.ingest.area``): the same
+validation and the same refusal records either way.
 
 A daily dataset reads the file of its partition; an unpartitioned one reads the newest
 delivery. Only declared columns are accepted (C5.2-2): a file with missing or extra columns,
@@ -25,6 +27,7 @@ import pandas as pd
 
 from orchestration.declarations.models import DatasetDeclaration
 from orchestration.errors import BadInput, ProviderFileError
+from orchestration.ingest.area import LandingRoot, S3LandingPath
 from orchestration.store.frames import conform
 
 
@@ -34,7 +37,10 @@ class Delivery:
     sources: dict[str, str]  # landing-relative path -> sha256 of the file
 
 
-def delivery_path(landing_dir: Path, decl: DatasetDeclaration, partition: str | None) -> Path:
+def delivery_path(
+    landing_dir: LandingRoot, decl: DatasetDeclaration, partition: str | None
+) -> Path | S3LandingPath:
+    """The partition's delivery, or the newest one of an unpartitioned dataset."""
     assert decl.landing is not None
     folder = landing_dir / decl.landing.folder
     if partition:
@@ -45,7 +51,9 @@ def delivery_path(landing_dir: Path, decl: DatasetDeclaration, partition: str | 
     return deliveries[-1]
 
 
-def read_delivery(landing_dir: Path, decl: DatasetDeclaration, partition: str | None) -> Delivery:
+def read_delivery(
+    landing_dir: LandingRoot, decl: DatasetDeclaration, partition: str | None
+) -> Delivery:
     path = delivery_path(landing_dir, decl, partition)
     if not path.is_file():
         raise ProviderFileError(f"{decl.key}: expected delivery {path} is missing")

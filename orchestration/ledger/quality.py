@@ -11,10 +11,12 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from orchestration import records
+from orchestration.errors import NotFound
 from orchestration.ledger import audit, rows
 from orchestration.ledger.db import transaction
+from orchestration.ledger.provisions import tell_recipients
 from orchestration.ledger.tables import DatasetVersion, QualityResult, Waiver
-from orchestration.vocabulary import AuditAction
+from orchestration.vocabulary import AuditAction, IncidentKind, RecipientAction
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,42 @@ def record_waiver(
             detail={"reason": reason, "expires_at": expires_at.isoformat()},
         )
         return rows.waiver(row)
+
+
+def revoke_waivers(
+    engine: Engine, version: records.Version, reason: str, actor: str, at: datetime
+) -> list[records.Waiver]:
+    """End every active waiver of a version now, with its audit entry; recipients who were
+    given the version under a waiver are told it is faulty (C5.5-4, C4.1-3)."""
+    with transaction(engine) as s:
+        active = list(
+            s.scalars(select(Waiver).where(Waiver.version_id == version.id, Waiver.expires_at > at))
+        )
+        if not active:
+            raise NotFound(f"{version.label} has no active waiver to revoke")
+        for row in active:
+            row.expires_at = at
+        audit.append(
+            s,
+            at=at,
+            actor=actor,
+            action=AuditAction.REVOKE,
+            dataset=version.dataset,
+            partition=version.partition,
+            version=version.number,
+            detail={"reason": reason, "waivers": [row.id for row in active]},
+        )
+        tell_recipients(
+            s,
+            [version.id],
+            kind=IncidentKind.PROVIDED_VERSION_FAULTY,
+            action=RecipientAction.DELETE,
+            why=f"its waiver was revoked: {reason}",
+            actor=actor,
+            at=at,
+        )
+        s.flush()
+        return [rows.waiver(row) for row in active]
 
 
 def waivers_for(engine: Engine, version_id: int) -> list[records.Waiver]:

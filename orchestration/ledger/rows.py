@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 from orchestration import records
 from orchestration.ledger import tables
-from orchestration.vocabulary import IncidentKind, PurgeKind, VersionStatus
+from orchestration.vocabulary import IncidentKind, ProvisionBasis, PurgeKind, VersionStatus
 
 R = TypeVar("R")
 
@@ -75,3 +75,13 @@ def purge_intent(row: tables.PurgeIntent) -> records.PurgeIntent:
 
 def retirement(row: tables.RetiredDataset) -> records.Retirement:
     return _fields(records.Retirement, row)
+
+
+def provision(row: tables.Provision, versions: list[records.ProvidedVersion]) -> records.Provision:
+    return _fields(
+        records.Provision,
+        row,
+        versions=tuple(versions),
+        columns=tuple(row.columns["names"]),
+        basis=ProvisionBasis(row.basis),
+    )

@@ -259,12 +259,15 @@ class RetiredDataset(Base):
 
 
 class AuditEntry(Base):
-    """Append-only, hash-chained record of every state change and read (C5.4-1)."""
+    """Append-only record of every state change and read (C5.4-1), chained twice: ``hash`` is
+    an unkeyed SHA-256 over the fields and ``prev_hash``; ``mac`` an HMAC-SHA256, keyed by a
+    file outside this database, over the previous entry's MAC, ``hash`` and ``recorded_at``.
+    Entries written before keyed MACs (revision 0005) have neither ``mac`` nor ``recorded_at``."""
 
     __tablename__ = "audit_log"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    at: Mapped[datetime]
+    at: Mapped[datetime] = mapped_column(doc="the instant acted as of (the injected clock)")
     actor: Mapped[str] = mapped_column(String(160))
     action: Mapped[str] = mapped_column(String(32))
     dataset: Mapped[str | None] = mapped_column(String(160))
@@ -273,16 +276,30 @@ class AuditEntry(Base):
     detail: Mapped[dict[str, Any]]
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime | None] = mapped_column(
+        doc="real wall-clock time of the append, never before its predecessor's"
+    )
+    mac: Mapped[str | None] = mapped_column(String(64))
+    db_user: Mapped[str | None] = mapped_column(
+        String(160),
+        doc="PostgreSQL: the session user, set by a trigger (revision 0007); SQLite: "
+        "'unauthenticated demo mode'; covered by the MAC",
+    )
 
 
 class AuditHead(Base):
-    """The chain's newest entry, so a deleted tail is detected; its row is the append lock."""
+    """The chain's newest entry, so a deleted tail is detected; its row is the append lock.
+    ``seal`` is a keyed MAC over (seq, the newest entry's MAC): a head moved back over a
+    deleted tail cannot be resealed without the key."""
 
     __tablename__ = "audit_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+    mac: Mapped[str | None] = mapped_column(String(64))
+    seal: Mapped[str | None] = mapped_column(String(64))
+    recorded_at: Mapped[datetime | None]
 
 
 class RefusedDelivery(Base):
@@ -302,3 +319,113 @@ class RefusedDelivery(Base):
     actor: Mapped[str] = mapped_column(String(160))
     run_id: Mapped[str | None] = mapped_column(String(64))
     purge_certificate_id: Mapped[int | None] = mapped_column(ForeignKey("purge_certificates.id"))
+
+
+class Provision(Base):
+    """One hand-over of data to a recipient (C5.2-12): who received which versions of what,
+    which columns, for which purpose, on which basis and contract, when, from whom, and the hash
+    of the signed manifest they hold. Rows are only ever inserted (the audit chain covers each)."""
+
+    __tablename__ = "provisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    package_id: Mapped[str] = mapped_column(String(32), unique=True)
+    recipient: Mapped[str] = mapped_column(String(64), index=True)
+    dataset: Mapped[str] = mapped_column(String(160), index=True)
+    columns: Mapped[dict[str, Any]] = mapped_column(doc="{'names': [...]}: column names only")
+    purpose: Mapped[str] = mapped_column(String(120))
+    basis: Mapped[str] = mapped_column(String(32))
+    contract_id: Mapped[str] = mapped_column(String(120))
+    terms: Mapped[dict[str, Any]] = mapped_column(doc="the terms the package carries")
+    provided_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(160))
+    package_sha256: Mapped[str] = mapped_column(String(64), doc="sha256 of manifest.json")
+    signing_key_id: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(String(1024))
+
+
+class ProvisionVersion(Base):
+    """The exact versions one provision delivered, so a version's recipients can be found."""
+
+    __tablename__ = "provision_versions"
+
+    provision_id: Mapped[int] = mapped_column(ForeignKey("provisions.id"), primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        ForeignKey("dataset_versions.id"), primary_key=True, index=True
+    )
+
+
+class SubjectRequest(Base):
+    """A data subject's request (C5.2-6). The person is named only by ``subject_digest``, an
+    HMAC keyed by a file outside this database (``$STEWARD_HOME/keys/subject-requests.key``):
+    never the identifier itself. ``receipt`` names datasets, partitions, versions, counts,
+    certificates and recipients, never a value."""
+
+    __tablename__ = "subject_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(32), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    identifier_kind: Mapped[str] = mapped_column(String(64))
+    subject_digest: Mapped[str] = mapped_column(String(64), index=True)
+    received_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    actor: Mapped[str] = mapped_column(String(160))
+    receipt: Mapped[dict[str, Any]]
+    overdue_reported_at: Mapped[datetime | None]
+
+
+class SubjectErasureStep(Base):
+    """One dataset partition of an erasure (C5.2-6): recorded before its first change, so a
+    re-run after a crash resumes it; ``certificate_id`` is set in the certificate's own
+    transaction."""
+
+    __tablename__ = "subject_erasure_steps"
+    __table_args__ = (UniqueConstraint("request_id", "dataset", "partition"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("subject_requests.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(160))
+    partition: Mapped[str] = mapped_column(String(32))
+    subject_rows: Mapped[int] = mapped_column(Integer)
+    rewrite_version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_versions.id"))
+    certificate_id: Mapped[int | None] = mapped_column(ForeignKey("purge_certificates.id"))
+    started_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+
+class SubjectCorrection(Base):
+    """A version written with a data subject's corrected values (C5.2-6): a version of the
+    partition older than ``version_id`` still holds the old values, so readers are refused it
+    for that subject."""
+
+    __tablename__ = "subject_corrections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("subject_requests.id"), index=True)
+    dataset: Mapped[str] = mapped_column(String(160))
+    partition: Mapped[str] = mapped_column(String(32))
+    version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    replaced_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    corrected_at: Mapped[datetime]
+
+
+class ApprovalRequest(Base):
+    """A decision waiting for a second approver (C5.4-1): a hold longer than the access
+    policy allows one person, or a retirement. ``detail`` holds the decision's arguments
+    (reason, until), never a data value; the approver must differ from the requester."""
+
+    __tablename__ = "approval_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    dataset: Mapped[str] = mapped_column(String(160))
+    partition: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16))
+    requested_by: Mapped[str] = mapped_column(String(160))
+    requested_at: Mapped[datetime]
+    approved_by: Mapped[str | None] = mapped_column(String(160))
+    approved_at: Mapped[datetime | None]

@@ -21,8 +21,9 @@ from orchestration.errors import IntegrityError, RetentionRefused
 from orchestration.ledger import audit, rows
 from orchestration.ledger.db import transaction
 from orchestration.ledger.intents import last_intent_id, lock_partition, refuse_if_purging
+from orchestration.ledger.provisions import tell_recipients
 from orchestration.ledger.tables import DatasetVersion, VersionInput
-from orchestration.vocabulary import AuditAction, VersionStatus
+from orchestration.vocabulary import AuditAction, IncidentKind, RecipientAction, VersionStatus
 
 FINAL = (VersionStatus.PURGING, VersionStatus.PURGED)  # never overwritten
 SETTLING = {
@@ -135,6 +136,7 @@ def settle(
         row.status, row.status_reason = status, reason
         if status == VersionStatus.PROMOTED:
             row.promoted_at = at
+            _tell_recipients_of_replaced(s, row, actor, at)
         audit.append(
             s,
             at=at,
@@ -146,6 +148,30 @@ def settle(
             detail={"reason": reason} if reason else {},
         )
         return rows.version(row)
+
+
+def _tell_recipients_of_replaced(s: Session, row: DatasetVersion, actor: str, at: datetime) -> None:
+    """A promoted correction replaces the version before it: its recipients are told (C5.5-2)."""
+    before = s.scalar(
+        select(DatasetVersion.id)
+        .where(
+            DatasetVersion.dataset == row.dataset,
+            DatasetVersion.partition == row.partition,
+            DatasetVersion.number < row.number,
+        )
+        .order_by(DatasetVersion.number.desc())
+        .limit(1)
+    )
+    if before is not None:
+        tell_recipients(
+            s,
+            [before],
+            kind=IncidentKind.PROVIDED_VERSION_REPLACED,
+            action=RecipientAction.REPLACE,
+            why=f"version {row.number} replaces it",
+            actor=actor,
+            at=at,
+        )
 
 
 def record_read(

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from orchestration.disclosure.gate import gate_for
 from orchestration.errors import BadInput, ProviderFileError
 from orchestration.ingest.landing import delivery_path, read_delivery
 from orchestration.ledger.refusals import record_refusal
 from orchestration.ledger.retired import retirement
+from orchestration.lineage_events import NO_EVENTS, LineageEvents
 from orchestration.quality.evaluation import DimensionResult, evaluate
 from orchestration.quality.ledger import record_results
 from orchestration.store.frames import EncodedFrame, encode, run_transform
@@ -71,6 +73,7 @@ class Producer:
     clock: Clock
     landing_dir: Path
     actor: str
+    lineage: LineageEvents = NO_EVENTS  # OpenLineage START/COMPLETE/FAIL per commit (C5.5-2)
 
     def produce(
         self, key: str, partition: str = NO_PARTITION, run_id: str | None = None
@@ -144,10 +147,18 @@ class Producer:
         A version failing its suite is kept, quarantined, and backed up like any other, so a
         waiver can later release it; readers never get it unless waived (C5.5-4).
         """
+        # Disclosure control (C3.3-1, C5.1-4): small cells are suppressed in the table before
+        # it is written; the check of the stored table is one more blocking dimension.
+        disclosure = gate_for(self.catalog, dataset.key)
+        controlled = disclosure.control(produced.table) if disclosure else None
+        if controlled is not None and controlled.changed:
+            produced = Produced(controlled.table, encode(controlled.table), produced.sources)
         made = Provenance(run_id, self.actor, tuple(v.id for v in inputs), produced.sources)
 
         def gate(version: Version) -> str | None:
             results = self._evaluate_quality(dataset, partition, produced.table, run_id)
+            if disclosure is not None and controlled is not None:
+                results.append(disclosure.evaluate(controlled))
             declared = self.catalog.suite_of(dataset.key)
             record_results(
                 self.engine,
@@ -161,9 +172,11 @@ class Producer:
             blocking = [f"{r.dimension} {r.status}" for r in results if r.blocks]
             return f"quality suite: {', '.join(blocking)}" if blocking else None
 
-        version = self.store.publish(dataset, partition, produced.frame, made, gate)
-        self.backups.back_up(version, dataset.declaration.backup.target, self.actor)
-        return self.store.get_by_id(version.id)
+        with self.lineage.commit(dataset.key, partition, inputs, run_id) as published:
+            version = self.store.publish(dataset, partition, produced.frame, made, gate)
+            self.backups.back_up(version, dataset.declaration.backup.target, self.actor)
+            published.version = self.store.get_by_id(version.id)  # C5.5-2: its lineage event
+        return published.version
 
     def _evaluate_quality(
         self, dataset: DeclaredDataset, partition: str, table: pd.DataFrame, run_id: str | None

@@ -13,12 +13,13 @@ from sqlalchemy import Engine
 
 from orchestration.declarations.catalog import DeclaredSuite
 from orchestration.declarations.durations import parse_duration
+from orchestration.disclosure.gate import DISCLOSURE
 from orchestration.errors import BadInput
 from orchestration.ledger import quality as ledger
 from orchestration.ledger.quality import results_for, waivers_for
 from orchestration.quality.evaluation import DimensionResult
 from orchestration.records import Version, Waiver
-from orchestration.vocabulary import VersionStatus
+from orchestration.vocabulary import CheckStatus, VersionStatus
 
 __all__ = [
     "WaiverLimit",
@@ -89,6 +90,14 @@ def grant_waiver(
         )
     if not reason.strip():
         raise BadInput("a waiver needs a reason")
+    if any(
+        r.dimension == DISCLOSURE and r.status != CheckStatus.PASSED
+        for r in results_for(engine, version.id)
+    ):
+        raise BadInput(
+            f"{version.label} failed its disclosure control: it may identify people, so no "
+            "waiver can release it (C3.3-1, C5.2-5); correct the transform or the delivery"
+        )
     if expires_at <= at:
         raise BadInput(f"the waiver would expire at {expires_at.isoformat()}, before now")
     if expires_at > limit.latest(at):

@@ -1,4 +1,4 @@
-"""Quality reports for data recipients (C5.5-5): one exact version, as JSON and as HTML.
+"""Quality reports for data recipients (C5.5-5): one exact version, as JSON, HTML and PDF.
 
 JSON uses ODCS dimension names and ODCS-style metrics and operators for each check, and a
 W3C DQV-style measurement list. HTML is self-contained, bilingual (Japanese and English),
@@ -7,11 +7,15 @@ says that this is the first). Conforming rows are computed from row-level checks
 checks and errors are shown apart.
 Reports carry counts, percentages and thresholds; observed values appear only where the
 evaluation kept them (never for personal, pseudonymized or confidential data).
+The "provided to" section lists the recipients the caller says received this version (C5.2-12);
+the PDF is the same HTML laid out with its Japanese font embedded (``pdf.py``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -20,9 +24,11 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy import Engine
 
-from orchestration.clock import district_time
+from orchestration.clock import district_time, ensure_aware
 from orchestration.declarations.catalog import DeclaredDataset, DeclaredSuite
+from orchestration.disclosure.gate import DISCLOSURE
 from orchestration.ledger.quality import results_for, score_history, waivers_for
+from orchestration.quality.pdf import render_pdf
 from orchestration.records import QualityResult, Version, Waiver
 from orchestration.vocabulary import CheckStatus, VersionStatus
 
@@ -79,9 +85,12 @@ def build_report(
     suite: DeclaredSuite,
     target: Version,
     now: datetime,
+    provided_to: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The report of one exact version (C5.5-5): what it is, its suite's outcome per dimension
-    and per check, the waivers recorded for it, and its scores over the last versions."""
+    and per check, the waivers recorded for it, its scores over the last versions, and the
+    recipients it was provided to (``provided_to``, from the caller's provision register:
+    recipient, provided_at, purpose, package_id, contract_id; C5.2-12)."""
     decl = dataset.declaration
     results = results_for(engine, target.id)
     waivers = waivers_for(engine, target.id)
@@ -114,7 +123,9 @@ def build_report(
         "not_evaluated": [c for c in checks if c["status"] == skipped],
         "measurements": [_measurement(r, target) for r in results],
         "history": _history(engine, target),
+        "provided_to": provisions(provided_to),
         "copyright": decl.copyright.model_dump(mode="json") if decl.copyright else None,
+        "disclosure": disclosure_summary(results),
     }
 
 
@@ -132,6 +143,26 @@ def _dataset(dataset: DeclaredDataset) -> dict[str, Any]:
             "contract_id": decl.provider.contract_id,
             "contact": decl.provider.contact,
         },
+    }
+
+
+def disclosure_summary(results: list[QualityResult]) -> dict[str, Any] | None:
+    """The disclosure control of this version, counts only (cells suppressed, k found,
+    smallest class; C3.3-1, C5.1-4), or None for a dataset that is not disclosure-checked."""
+    found = next((r for r in results if r.dimension == DISCLOSURE), None)
+    if found is None:
+        return None
+    return {
+        "status": found.status,
+        "checks": [
+            {
+                "check": c["type"],
+                "status": c["status"],
+                "threshold": c["threshold"],
+                **(c.get("detail") or {}),
+            }
+            for c in found.checks["checks"]
+        ],
     }
 
 
@@ -223,6 +254,26 @@ def _waiver(w: Waiver, now: datetime) -> dict[str, Any]:
     }
 
 
+def provisions(items: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Who received this version, when, for which purpose, in which package and under which
+    contract (C5.2-12), oldest first; ``provided_at`` is a datetime or an ISO 8601 instant."""
+    rows = []
+    for item in items:
+        at = item["provided_at"]
+        instant = ensure_aware(at if isinstance(at, datetime) else datetime.fromisoformat(at))
+        rows.append(
+            {
+                "recipient": item["recipient"],
+                "provided_at": instant,
+                "purpose": item["purpose"],
+                "package_id": item["package_id"],
+                "contract_id": item.get("contract_id"),
+            }
+        )
+    rows.sort(key=lambda row: row["provided_at"])
+    return [{**row, "provided_at": row["provided_at"].isoformat()} for row in rows]
+
+
 def _history(engine: Engine, target: Version) -> list[dict[str, Any]]:
     """Dimension scores of the last versions of the same partition, oldest first."""
     by_version: dict[int, dict[str, float | None]] = {}
@@ -264,16 +315,46 @@ def _charts(report: dict[str, Any]) -> dict[str, str]:
     return charts
 
 
-def write_report(report: dict[str, Any], folder: Path) -> tuple[Path, Path]:
-    folder.mkdir(parents=True, exist_ok=True)
+@dataclass(frozen=True)
+class ReportFiles:
+    """The files one report was written to. Iterating gives every file written (JSON, HTML,
+    then the PDF when asked for), so ``json_path, html_path = write_report(...)`` still reads
+    a report written without PDF."""
+
+    json_path: Path
+    html_path: Path
+    pdf_path: Path | None = None
+
+    def __iter__(self) -> Iterator[Path]:
+        yield self.json_path
+        yield self.html_path
+        if self.pdf_path is not None:
+            yield self.pdf_path
+
+
+def report_stem(report: dict[str, Any]) -> str:
+    """``<dataset with dots>[.<partition>].v<number>``: one name per exact version."""
     v = report["version"]
-    stem = (
-        f"{report['dataset']['key'].replace('/', '.')}"
-        f"{'.' + v['partition'] if v['partition'] else ''}.v{v['number']}"
-    )
+    partition = f".{v['partition']}" if v["partition"] else ""
+    return f"{report['dataset']['key'].replace('/', '.')}{partition}.v{v['number']}"
+
+
+def write_report(report: dict[str, Any], folder: Path, pdf: bool = False) -> ReportFiles:
+    """Write ``<stem>.quality.json`` and ``.html`` (and ``.pdf`` when ``pdf``) into ``folder``.
+
+    Everything is rendered before the first file is written, so a missing PDF renderer or font
+    (``PdfUnavailable``, exit 2) leaves the folder as it was."""
+    html = render_html(report)
+    pdf_bytes = render_pdf(html) if pdf else None
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = report_stem(report)
     json_path, html_path = folder / f"{stem}.quality.json", folder / f"{stem}.quality.html"
     json_path.write_text(
         json.dumps(report, indent=2, ensure_ascii=False, default=str) + "\n", encoding="utf-8"
     )
-    html_path.write_text(render_html(report), encoding="utf-8")
-    return json_path, html_path
+    html_path.write_text(html, encoding="utf-8")
+    if pdf_bytes is None:
+        return ReportFiles(json_path, html_path)
+    pdf_path = folder / f"{stem}.quality.pdf"
+    pdf_path.write_bytes(pdf_bytes)
+    return ReportFiles(json_path, html_path, pdf_path)

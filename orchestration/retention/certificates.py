@@ -64,6 +64,8 @@ def scope(kind: PurgeKind, key_erasure: dict[str, Any]) -> dict[str, list[str]]:
         "rewritten without them, under a fresh key)",
         PurgeKind.ORPHANS: "the files, objects and keys named under 'orphans', which no live "
         "version referenced",
+        PurgeKind.ERASURE: "every version still holding the data subject's rows (the newest was "
+        "first rewritten without them, under a fresh key)",
     }[kind]
     keys = "The named data keys were destroyed by destroying their key-encryption keys"
     if key_erasure.get("reversible_until_deletion"):

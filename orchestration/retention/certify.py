@@ -14,12 +14,13 @@ from orchestration.errors import PurgeFailed
 from orchestration.ledger.db import transaction
 from orchestration.ledger.intents import complete_intents, lock_partitions, open_intents
 from orchestration.ledger.locks import Held
+from orchestration.ledger.provisions import tell_recipients
 from orchestration.ledger.purges import drop_deadlines, numbers_besides, tombstone
 from orchestration.records import Certificate
 from orchestration.retention.certificates import close_purge, new_certificate
 from orchestration.retention.context import SweepContext, ensure
 from orchestration.retention.plan import VersionRecord
-from orchestration.vocabulary import IncidentKind, PurgeKind
+from orchestration.vocabulary import IncidentKind, PurgeKind, RecipientAction
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,22 @@ def certify(ctx: SweepContext, held: Held | None, purged: Purged) -> Certificate
             _close_partitions(s, purged, ids, intent_ids, certificate.id, now)
         reason = f"purged under {purged.policy or 'retirement'}: certificate {certificate.id}"
         tombstone(s, ids, now, certificate.id, reason)
+        tell_recipients(
+            s,
+            ids,
+            kind=IncidentKind.PROVIDED_DATA_PURGED,
+            action=RecipientAction.DELETE,
+            why=f"purged here under certificate {certificate.id} (C5.2-11)",
+            actor=ctx.actor,
+            at=now,
+        )
         close_purge(
             s,
             certificate,
             IncidentKind.PURGE_FAILED,
             {"partitions": partitions, "versions": [v.number for v in purged.versions]},
         )
+    ctx.lineage.purged(certificate)  # OpenLineage, once the certificate is committed
     return certificate
 
 

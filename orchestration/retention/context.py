@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import pandas as pd
@@ -14,7 +13,9 @@ from sqlalchemy import Engine
 
 from orchestration.clock import Clock
 from orchestration.declarations.catalog import Catalog, DeclaredDataset
+from orchestration.ingest.area import LandingRoot
 from orchestration.ledger.locks import Held
+from orchestration.lineage_events.emitter import NO_EVENTS, LineageEvents
 from orchestration.records import Version
 from orchestration.store.backends import ObjectBackend
 from orchestration.store.keys import KeyStore
@@ -50,9 +51,10 @@ class SweepContext:
     backups: Mapping[str, ObjectBackend]
     backup_uris: Mapping[str, str]
     s3_endpoint_url: str | None
-    landing_dir: Path
+    landing_dir: LandingRoot
     actor: str
     rewrite: Rewrite
+    lineage: LineageEvents = NO_EVENTS  # where purges are published (OpenLineage)
 
 
 def ensure(held: Held | None) -> None:

@@ -1,6 +1,7 @@
 """What physically exists, listed for the sweep (C5.2-11, design invariant 7).
 
-Every file in the landing area (declared folders or not), every object under ``objects/`` in
+Every file in the landing area (declared folders or not; on an S3 landing prefix every object
+version and delete marker), every object under ``objects/`` in
 the store, every object under ``objects/`` at every backup location, and every data key. A
 backup location is both each configured target and every location ever recorded for a copy in
 the ledger, by its recorded URI, whether or not a target still points there: re-pointing
@@ -11,10 +12,9 @@ cannot be parsed or reached is reported as unreachable (an incident), never skip
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
 from orchestration.errors import BadInput, LocationUnreachable
+from orchestration.ingest.area import LandingRoot, landing_backend
 from orchestration.ledger.purges import copy_locations, version_refs
 from orchestration.records import VersionRef
 from orchestration.retention.context import SweepContext
@@ -89,20 +89,13 @@ def ledger_versions(ctx: SweepContext) -> list[VersionRef]:
     return version_refs(ctx.engine)
 
 
-def landing_files(landing: Path) -> list[Found]:
-    """Every file in the landing area, in declared folders or not."""
-    if not landing.is_dir():
-        return []
-    found = []
-    for path in sorted(landing.rglob("*")):
-        try:
-            if not path.is_file():
-                continue
-            modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
-        except FileNotFoundError:
-            continue
-        found.append(Found(LANDING, path.relative_to(landing).as_posix(), modified))
-    return found
+def landing_files(landing: LandingRoot) -> list[Found]:
+    """Every file in the landing area, in declared folders or not; on S3 every object version
+    and delete marker of every landing key (C5.2-11)."""
+    return [
+        Found(LANDING, i.key, i.modified, i.version_id)
+        for i in landing_backend(landing).listing("")
+    ]
 
 
 def data_key_records(ctx: SweepContext) -> list[FoundKey]:
@@ -113,8 +106,12 @@ def data_key_records(ctx: SweepContext) -> list[FoundKey]:
 def take_inventory(ctx: SweepContext) -> tuple[Inventory, Locations]:
     """List everything that physically exists; a location that fails to list is unreachable."""
     locations = backup_locations(ctx)
-    things = landing_files(ctx.landing_dir)
     unreachable = list(locations.unreachable)
+    things: list[Found] = []
+    try:
+        things += landing_files(ctx.landing_dir)
+    except Exception as exc:  # an S3 landing prefix that fails to list
+        unreachable.append((LANDING, f"listing failed: {type(exc).__name__}"))
     for label, backend in [(STORE, ctx.backend), *locations.backends.items()]:
         try:
             listed = backend.listing(OBJECTS)

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from orchestration.errors import OrphansLeft
+from orchestration.ingest.area import landing_backend
 from orchestration.ledger.db import transaction
 from orchestration.ledger.holds import all_active_holds
 from orchestration.ledger.locks import Held
@@ -120,48 +120,42 @@ def purge_orphans(
     for o in items:
         if o.name not in names[o.location]:
             names[o.location].append(o.name)
-    backends: dict[str, ObjectBackend] = {STORE: ctx.backend, **locations.backends}
-    missing = sorted(set(names) - {LANDING} - set(backends))
+    backends: dict[str, ObjectBackend] = {
+        STORE: ctx.backend,
+        LANDING: landing_backend(ctx.landing_dir),  # a folder, or every version on S3
+        **locations.backends,
+    }
+    missing = sorted(set(names) - set(backends))
     if missing:
         raise OrphansLeft(f"{dataset}: location(s) {missing} cannot be reached; nothing purged")
 
     ensure(held)
-    removed = _delete(ctx.landing_dir, backends, names)
+    removed = _delete(backends, names)
     removed["keys"] = ctx.keys.destroy(keys) if keys else 0
-    left = _left(ctx.landing_dir, backends, names)
+    left = _left(backends, names)
     left["keys"] = len(ctx.keys.existing(keys))
     if any(left.values()):
         raise OrphansLeft(f"{dataset}: orphan purge not verified, nothing certified: {left}")
-    return _certify(ctx, found, dict(names), removed, left, keys)
+    certificate = _certify(ctx, found, dict(names), removed, left, keys)
+    ctx.lineage.purged(certificate)  # OpenLineage, after the transaction (C5.2-11)
+    return certificate
 
 
-def _delete(
-    landing: Path, backends: dict[str, ObjectBackend], names: dict[str, list[str]]
-) -> dict[str, int]:
-    """Remove the named files and objects; how many were there, per location."""
-    removed: dict[str, int] = {}
-    for location, listed in sorted(names.items()):
-        if location == LANDING:
-            present = [n for n in listed if (landing / n).is_file()]
-            for n in present:
-                (landing / n).unlink(missing_ok=True)
-            removed[LANDING] = len(present)
-        else:
-            removed[location] = sum(backends[location].purge(listed).values())
-    return removed
+def _delete(backends: dict[str, ObjectBackend], names: dict[str, list[str]]) -> dict[str, int]:
+    """Remove the named files and objects (every object version on S3); how many were
+    there, per location."""
+    return {
+        location: sum(backends[location].purge(listed).values())
+        for location, listed in sorted(names.items())
+    }
 
 
-def _left(
-    landing: Path, backends: dict[str, ObjectBackend], names: dict[str, list[str]]
-) -> dict[str, int]:
+def _left(backends: dict[str, ObjectBackend], names: dict[str, list[str]]) -> dict[str, int]:
     """How many of the named files and objects are still there, per location."""
-    left: dict[str, int] = {}
-    for location, listed in sorted(names.items()):
-        if location == LANDING:
-            left[LANDING] = sum((landing / n).exists() for n in listed)
-        else:
-            left[location] = sum(backends[location].remaining(listed).values())
-    return left
+    return {
+        location: sum(backends[location].remaining(listed).values())
+        for location, listed in sorted(names.items())
+    }
 
 
 def _certify(

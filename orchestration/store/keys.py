@@ -46,6 +46,7 @@ from sqlalchemy import (
     delete,
     inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
@@ -98,7 +99,10 @@ class KeyStore:
                 "keys in the clear (the format before KEKs), where no sweep can erase them: "
                 "start a new key store (STEWARD_KEYSTORE_URL) and retire the data sealed under it"
             )
-        metadata.create_all(self.engine)
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # workers starting at once create it once
+                conn.execute(text("SELECT pg_advisory_xact_lock(7134200514)"))
+            metadata.create_all(conn)
 
     def key_for(self, dataset: str, partition: str, now: datetime) -> tuple[str, bytes]:
         """The partition's active key, created on first use (race-safe across processes)."""

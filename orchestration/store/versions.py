@@ -51,6 +51,9 @@ Gate = Callable[[Version], str | None]
 # Raises RetentionRefused for a version past its retention deadline (the steward's, which knows
 # the catalog); the store alone knows only statuses and intents.
 Guard = Callable[[Version], None]
+# Takes the rows of data subjects whose use is restricted out of a table a reader gets (the
+# steward's, which knows the declared identifiers and the restrictions in force, C5.2-6).
+SubjectFilter = Callable[[Version, "pd.DataFrame"], "pd.DataFrame"]
 
 
 def associated_data(dataset: str, partition: str, object_key: str) -> str:
@@ -76,9 +79,11 @@ class VersionStore:
         backend: ObjectBackend,
         clock: Clock,
         guard: Guard | None = None,
+        subject_filter: SubjectFilter | None = None,
     ) -> None:
         self.engine, self.keys, self.backend, self.clock = engine, keys, backend, clock
         self.guard = guard
+        self.subject_filter = subject_filter
 
     # -- writing ---------------------------------------------------------------------------
     def publish(
@@ -170,9 +175,11 @@ class VersionStore:
         self, version: Version, reader: str, actor: str, run_id: str | None = None
     ) -> pd.DataFrame:
         """The table of a readable version, verified; the read is audit-logged (C5.4-1). Its
-        status is read again: a purge may have begun since the caller looked it up."""
+        status is read again: a purge may have begun since the caller looked it up. Rows of a
+        data subject whose use is restricted are left out (C5.2-6)."""
         self.check_readable(self.get_by_id(version.id), reader)
-        return self._audited_read(version, {"reader": reader, "run_id": run_id}, actor)
+        frame = self._audited_read(version, {"reader": reader, "run_id": run_id}, actor)
+        return frame if self.subject_filter is None else self.subject_filter(version, frame)
 
     def read_unguarded(self, version: Version, reader: str, actor: str) -> pd.DataFrame:
         """Any settled version, for the steward's own housekeeping (a retention sweep must see

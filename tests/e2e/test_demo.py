@@ -5,6 +5,7 @@ sweep past the deadlines that leaves certificates (C5.2-11)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -51,5 +52,21 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert re.search(r"certificate \d+: rows purge of member/app_users", out)
     assert "old ciphertext decrypts: False" in out
     assert re.search(r"retention_sweep run \w+ succeeded", out)
+    # Design invariant 9: three provisions (one a publication) with verified signatures, two
+    # refusals by clause.
+    assert len(re.findall(r"provided city_os/\S+ .* \(signature verified\)", out)) == 3
+    assert "to open_data_portal for public_crowding_information" in out
+    assert "C5.3-3: member/shop_sales_daily is confidential" in out
+    assert "C5.2-12: member/app_users is personal data" in out
+    assert len(list((tmp_path / "home" / "deliveries").glob("*/*/manifest.sig"))) == 3
+    assert re.search(r"38 clauses: \d+ enforced, \d+ partial", out)
+    conformance = json.loads((tmp_path / "home" / "reports" / "conformance.json").read_text())
+    records = {c["id"]: c["records"] for c in conformance["clauses"]}
+    assert records["C5.2-12"]["provisions"] == 3 and records["C5.2-6"]["subject_requests"] == 2
+    # C5.2-6: an app user and a card holder erased along lineage, with receipts and certificates.
+    assert re.search(r"request SR-\d{8}-\w+ \(erase, app_user_id\)", out)
+    assert re.search(r"request SR-\d{8}-\w+ \(erase, ic_card_pseudonym\)", out)
+    assert re.search(r"erased: member/app_users: versions \[1\] purged, certificate \d+", out)
+    assert re.search(r"certificate \d+: erasure purge of rail_os/ic_gate_events", out)
     assert "steward ui" in out
     assert (tmp_path / "home" / "dagster_home").is_dir()

@@ -45,6 +45,12 @@ AS_OF_COMMANDS = {
     "certificates",
     "incidents",
     "restore",
+    "provide",
+    "provisions",
+    "revoke",
+    "approve",
+    "subject",
+    "requests",
 }
 
 Run = Callable[..., tuple[int, str, str]]
@@ -125,6 +131,7 @@ READ_ONLY = [
     ["backup", "verify"],
     ["audit", "verify"],
     ["conformance"],
+    ["provisions"],
 ]
 
 

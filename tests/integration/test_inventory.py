@@ -10,7 +10,6 @@ folders, a real SQLite ledger, a moto S3 server over HTTP and a SIGKILLed subpro
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import signal
@@ -26,7 +25,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from sqlalchemy import select
-from support import assert_audit_intact, audit_entries, holds, new_bucket
+from support import assert_audit_intact, audit_entries, decrypted, holds, new_bucket
 
 from orchestration.errors import ProviderFileError
 from orchestration.ledger.db import transaction
@@ -158,33 +157,11 @@ class Places:
         }
 
 
-def _decrypts_to_canary(steward: Steward, name: str, data: bytes, canaries: list[bytes]) -> bool:
-    """Try every data key the key store still holds for the object's partition."""
-    from orchestration.store.crypto import open_sealed
-    from orchestration.store.versions import associated_data
-
-    object_key = name.split("@")[0]
-    parts = object_key.split("/")
-    if len(parts) < 5 or not data:
-        return False
-    dataset, partition = f"{parts[1]}/{parts[2]}", "" if parts[3] == "_" else parts[3]
-    for key_id in steward.store.keys.key_ids_of(dataset, partition):
-        try:
-            key = steward.store.keys.key_by_id(key_id, "scan")
-            plain = open_sealed(data, key, associated_data(dataset, partition, object_key))
-        except Exception:
-            continue
-        table = pd.read_parquet(io.BytesIO(plain))
-        if _hits(table.to_csv().encode(), canaries):
-            return True
-    return False
-
-
 def _scan(steward: Steward, places: Places, uris: list[str], canaries: list[bytes]) -> list[str]:
     hits = []
     for uri in uris:
         for name, data in places.objects(uri).items():
-            if _hits(data, canaries) or _decrypts_to_canary(steward, name, data, canaries):
+            if _hits(data, canaries) or _hits(decrypted(steward, name, data) or b"", canaries):
                 hits.append(f"{uri} {name}")
     for path in steward.settings.home.rglob("*"):
         if path.is_file() and _hits(path.read_bytes(), canaries):

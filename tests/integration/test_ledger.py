@@ -42,6 +42,7 @@ FLOW = "city_os/people_flow_hourly"
 STATIONS = "open/station_master"
 DAY, DAY2 = "2026-11-01", "2026-11-02"
 
+SETTLING = ("stage", "promote", "quarantine", "reject")
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
@@ -158,17 +159,25 @@ def test_c5_4_1_deleted_tail_is_reported_by_the_head(
     lsteward: Steward, how_many: int | str
 ) -> None:
     """C5.4-1: deleting the newest entries (up to all of them) leaves a valid-looking chain;
-    audit_head catches it."""
+    audit_head catches it. Deleting a status-changing entry also leaves versions the log no
+    longer explains: the replay names each."""
     _some_versions(lsteward)
-    last = audit_entries(lsteward)[-1].seq
+    entries = audit_entries(lsteward)
+    last = entries[-1].seq
     how_many = last if how_many == "all" else how_many
     assert isinstance(how_many, int)
     _delete(lsteward, *range(last - how_many + 1, last + 1))
     report = _verify(lsteward)
-    assert report.problems == [
+    assert report.problems[0] == (
         f"the log ends at entry {last - how_many} but its head records entry {last}: "
         "entries at the end were deleted"
-    ]
+    )
+    lost = {
+        f"{e.dataset} {e.partition or '-'} v{e.version}:"
+        for e in entries[-how_many:]
+        if e.action in SETTLING
+    }
+    assert sorted(p.split(" ledger says")[0] for p in report.problems[1:]) == sorted(lost)
 
 
 def test_c5_4_1_appends_after_tampering_do_not_hide_it(lsteward: Steward) -> None:

@@ -46,6 +46,7 @@ from orchestration.demo.providers import (
     write_delivery,
     write_faulty_gate_delivery,
 )
+from orchestration.disclosure.gate import gate_for
 from orchestration.errors import BadInput, QualityBlocked
 from orchestration.ledger.db import transaction
 from orchestration.ledger.lineage import version_lineage
@@ -247,7 +248,8 @@ def test_derived_assets_wait_for_upstream_blocking_checks_c5_5_4(steward: Stewar
             labels = {c.get_label() for c in _walk(condition)}
             assert {"eager", "all_deps_blocking_checks_passed"} <= labels, key
         specs = {s.name: s for s in defs.get_assets_def(asset_key(key)).check_specs}
-        assert sorted(specs) == list(DIMENSIONS), key
+        disclosure = ["disclosure"] if gate_for(steward.catalog, key) else []  # C3.3-1
+        assert sorted(specs) == [*DIMENSIONS, *disclosure], key
         assert all(s.blocking for s in specs.values()), key
 
 

@@ -78,6 +78,7 @@ def _env(settings: Settings, as_of: str) -> dict[str, str]:
         "STEWARD_KEYSTORE_URL": settings.keystore_url,
         "STEWARD_ACTOR": "test:process",
         "STEWARD_AS_OF": as_of,
+        "STEWARD_ALLOW_UNAUTHENTICATED": "1",  # the tests' SQLite (and superuser) ledgers
     }
 
 

@@ -90,7 +90,8 @@ def test_check_real_project_json(run: Run) -> None:
     assert code == 0
     suites = len(list((PROJECT / "quality_suites").glob("*.yaml")))
     assert suites == 10  # one per dataset (C5.5-1)
-    assert json.loads(out) == {"ok": True, "datasets": 10, "policies": 3, "suites": suites}
+    expected = {"ok": True, "datasets": 10, "policies": 3, "suites": suites, "recipients": 3}
+    assert json.loads(out) == expected
 
 
 def test_check_broken_project_prints_every_problem(run: Run, broken_project: Path) -> None:

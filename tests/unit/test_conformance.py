@@ -4,6 +4,7 @@ thing, every clause of the guideline is in it, and no clause is claimed without 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from orchestration.conformance.registry import (
     find_evidence,
     load_registry,
 )
-from orchestration.conformance.render import as_markdown
+from orchestration.conformance.render import as_json, as_markdown
 
 GUIDELINE = PROJECT.parent / "shared" / "guideline" / "clauses.md"
 REGENERATE = "regenerate it: .venv/bin/steward conformance --markdown docs/clauses.md"
@@ -98,3 +99,16 @@ def test_conformance_command_writes_the_matrix_per_dataset(run_cli, tmp_path: Pa
     html = (tmp_path / "out" / "conformance.html").read_text(encoding="utf-8")
     assert "ガイドライン適合状況" in html and "C5.2-11" in html
     assert json.loads((tmp_path / "out" / "conformance.json").read_text())["counts"] == counts
+
+
+def test_c4_2_1_a_districts_records_are_counted_as_each_controls_evidence() -> None:
+    counts = {"provisions": 3, "certificates:expiry": 2, "versions": 24}
+    report = assess(load_registry(), PROJECT / "tests", None, counts)
+    rows = {row.control.id: row for row in report.rows}
+    assert rows["C5.2-12"].records == {"provisions": 3}
+    assert rows["C5.2-11"].records["certificates:expiry"] == 2
+    assert rows["C5.2-11"].records["certificates:retire"] == 0  # named, none yet
+    assert rows["C3.3-3"].records == {}  # a control that leaves no record
+    assert as_json(report, datetime(2026, 11, 30, tzinfo=UTC))["clauses"][0]["records"] == {}
+    without = assess(load_registry(), PROJECT / "tests", None)
+    assert all(row.records == {} for row in without.rows)

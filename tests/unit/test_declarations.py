@@ -103,6 +103,12 @@ def add_derived(
     data = copy.deepcopy(read_yaml(root, base_file))
     suite = copy.deepcopy(read_yaml(root, suite_file(base_file)))
     data.update(key=key, upstream=upstream, transform=transform, **fields)
+    if "upstream_purposes" not in fields:  # each upstream read for its first purpose (C5.2-7)
+        data["upstream_purposes"] = {
+            up: read_yaml(root, f"assets/{up}.yaml")["purposes"][0]
+            for up in upstream
+            if (root / f"assets/{up}.yaml").is_file()
+        }
     data.pop("landing", None)
     if "retention_policy" not in fields:
         data.pop("retention_policy", None)
@@ -667,6 +673,7 @@ def test_city_os_cannot_feed_rail_os_through_another_zone_c3_3_3(project: Path) 
     def read_relay(d: dict[str, Any]) -> None:
         d.pop("landing")
         d["upstream"] = ["member/od_relay"]
+        d["upstream_purposes"] = {"member/od_relay": "district_planning"}
         d["transform"] = "assets.city_os.od_matrix_daily:transform"
 
     edit_yaml(project, CAMERAS, read_relay)
@@ -730,7 +737,11 @@ def test_city_os_from_personal_rail_os_through_another_zone_c3_3_1(project: Path
 
 
 def test_city_os_anonymized_from_personal_rail_os_is_allowed_c3_3_1(project: Path) -> None:
-    edit_yaml(project, PEOPLE_FLOW, lambda d: d.__setitem__("classification", "anonymized"))
+    def anonymized(d: dict[str, Any]) -> None:
+        d["classification"] = "anonymized"
+        d.pop("disclosure")  # counts and dimensions describe statistical tables
+
+    edit_yaml(project, PEOPLE_FLOW, anonymized)
     catalog = load_catalog(project, {"primary"})
     decl = catalog.declaration("city_os/people_flow_hourly")
     assert decl.classification is Classification.ANONYMIZED

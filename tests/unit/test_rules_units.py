@@ -89,10 +89,39 @@ def _decl(key: str, **fields: Any) -> dict[str, Any]:
         "partitioning": {"type": "daily", "start": "2026-01-01"},
         "quality_suite": name,
         **fields,
+    } | _subject(fields)
+
+
+def _subject(fields: dict[str, Any]) -> dict[str, Any]:
+    """Personal data names the column that identifies its subject (C5.2-6)."""
+    if fields.get("classification") not in ("personal", "pseudonymized"):
+        return {}
+    if "subject_identifiers" in fields:
+        return {}
+    columns = fields.get("columns") or [
+        {"name": "station_code", "type": "string"},
+        {"name": "seen_at", "type": "timestamp"},
+    ]
+    person = {"name": "person_id", "type": "string", "role": "subject_identifier"}
+    return {
+        "columns": [*columns, person],
+        "subject_identifiers": [{"column": "person_id", "kind": "test_person"}],
     }
 
 
 def _derived(key: str, *upstream: str, **fields: Any) -> dict[str, Any]:
+    """A derived dataset reading each upstream for its one purpose (C5.2-7); a statistical
+    one is a table of counts with its disclosure control (C3.3-1)."""
+    fields.setdefault("upstream_purposes", {up: "planning" for up in upstream})
+    if fields.get("classification") == "statistical":
+        fields.setdefault(
+            "columns",
+            [
+                {"name": "station_code", "type": "string"},
+                {"name": "people", "type": "integer", "nullable": True},
+            ],
+        )
+        fields.setdefault("disclosure", {"counts": ["people"], "dimensions": ["station_code"]})
     return _decl(
         key, landing=None, upstream=list(upstream), transform="assets.t:transform", **fields
     )
@@ -145,6 +174,8 @@ def test_an_ingest_dataset_has_no_upstream() -> None:
 def test_a_derived_dataset_needs_upstream_and_transform(missing: str) -> None:
     flow = _derived(FLOW, GATES, classification="statistical")
     flow[missing] = [] if missing == "upstream" else None
+    if missing == "upstream":
+        flow["upstream_purposes"] = {}
     assert _problems(_district(city_os__flow=flow)) == [
         f"{_where(FLOW)}: field transform: a derived dataset needs both upstream and transform "
         "(or declare landing for an ingest dataset)"
@@ -160,7 +191,7 @@ def test_an_unknown_upstream_is_named_with_its_index() -> None:
 
 # == one-way flow and lineage (C3.3-1, C3.3-3) ==================================================
 def test_c3_3_3_city_os_cannot_feed_rail_os() -> None:
-    back = _derived("rail_os/back", CAMERA, FLOW, classification="open")
+    back = _derived("rail_os/back", CAMERA, FLOW, classification="statistical")
     problems = _problems(_district(rail_os__back=back))
     assert problems == [
         f"{_where('rail_os/back')}: field upstream.1: data flows one way, Railway OS to City OS: "
@@ -191,7 +222,7 @@ def test_c3_3_3_city_os_cannot_feed_rail_os_through_another_zone() -> None:
         f"{_where('rail_os/back')}: field upstream: made, through other datasets, from City OS "
         f"data ({FLOW}); data flows one way, Railway OS to City OS (C3.3-3)",
     ]
-    lost = _derived("rail_os/lost", "rail_os/gone", CAMERA, classification="open")
+    lost = _derived("rail_os/lost", "rail_os/gone", CAMERA, classification="statistical")
     assert _problems(_district(rail_os__lost=lost)) == [
         f"{_where('rail_os/lost')}: field upstream.0: unknown dataset 'rail_os/gone'"
     ]
@@ -213,7 +244,7 @@ def test_c3_3_1_city_os_made_from_personal_rail_os_must_be_statistical(
         "so it must be statistical or anonymized (C3.3-1)"
     ]
     # through a dataset of another zone, the nearest personal Railway OS ancestor is named
-    relay = _derived("member/relay", CAMERA, classification="open")
+    relay = _derived("member/relay", CAMERA, classification="statistical")
     mix = _derived("city_os/mix", "member/relay", classification=classification, **extra)
     assert _problems(_district(member__relay=relay, city_os__mix=mix)) == [
         f"{_where('city_os/mix')}: field classification: made from personal Railway OS data "
