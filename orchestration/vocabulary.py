@@ -62,6 +62,8 @@ class IncidentKind(StrEnum):
     SWEEP_INTERRUPTED = "sweep_interrupted"
     SWEEP_LOCK_BUSY = "sweep_lock_busy"
     UNPLANNABLE = "unplannable"
+    INTEGRITY_FAILED = "integrity_failed"  # a stored object failed its checksum or hash (C5.4-4)
+    BACKUP_VERIFICATION_FAILED = "backup_verification_failed"  # a copy is missing or altered
     PROVIDED_DATA_PURGED = "provided_data_purged"  # recipients hold data purged here (C5.2-11)
     PROVIDED_VERSION_REPLACED = "provided_version_replaced"  # a correction replaced it (C5.5-2)
     SUBJECT_REQUEST_OVERDUE = "subject_request_overdue"  # not answered by its due date (C5.2-6)

@@ -23,12 +23,13 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from orchestration.clock import Clock
 from orchestration.errors import BadInput, IntegrityError, KeyMissing, NotFound, RetentionRefused
 from orchestration.ledger import backups as ledger
+from orchestration.ledger.incidents import open_incident
 from orchestration.ledger.requests import erasures_of
 from orchestration.records import BackupCopy, Restore, Version
 from orchestration.store.backends import ObjectBackend, backend_for, recorded_root, root_uri
 from orchestration.store.crypto import sha256
 from orchestration.store.versions import SETTLED, VersionStore
-from orchestration.vocabulary import VersionStatus
+from orchestration.vocabulary import IncidentKind, VersionStatus
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,21 @@ class BackupService:
             problem = self._check(copy, version)
             ok = problem is None
             ledger.record_verification(self.engine, copy, version, ok, actor, self.clock.now())
+            if not ok:  # C4.1-3: the committee is told, not only the operator who ran it
+                open_incident(
+                    self.engine,
+                    at=self.clock.now(),
+                    actor=actor,
+                    kind=IncidentKind.BACKUP_VERIFICATION_FAILED,
+                    dataset=version.dataset,
+                    partition=version.partition,
+                    detail={
+                        "version": version.number,
+                        "target": copy.target,
+                        "location": copy.location,
+                        "why": problem,
+                    },
+                )
             yield CopyCheck(
                 version.dataset,
                 version.partition,

@@ -142,16 +142,11 @@ def certificates(obj: Context, dataset: str | None, as_json: bool) -> None:
 def incidents(obj: Context, only_open: bool, as_json: bool) -> None:
     """Export incidents (failed purges and the like) as JSON, for the committee (C4.1-3);
     --json is the same."""
+    from orchestration.governance.incidents import incident_json
     from orchestration.ledger.incidents import list_incidents
 
     found = list_incidents(obj.steward().engine, only_open)
-    render.emit_json([_incident_json(i) for i in found])
-
-
-def _incident_json(incident: Any) -> dict[str, Any]:
-    """An incident as the committee's export names it: ``incident`` is its id."""
-    data = record_json(incident)
-    return {"incident": data.pop("id"), **data}
+    render.emit_json([incident_json(i) for i in found])
 
 
 @click.command()

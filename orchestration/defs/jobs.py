@@ -231,7 +231,30 @@ def audit_anchoring() -> None:
     anchor_audit_head()
 
 
-JOBS: list[JobDefinition] = [retention_sweep, backup_verification, audit_anchoring]
+@op(
+    description="Write every incident for the consortium secretariat (C4.1-3, C5.7-2).",
+    required_resource_keys={STEWARD},
+)
+def export_incidents_for_the_secretariat(context: OpExecutionContext) -> None:
+    from orchestration.governance.incidents import export_incidents
+
+    steward: Steward = getattr(context.resources, STEWARD)
+    authorize(steward, "incidents")
+    folder = steward.settings.home / "reports" / "incidents"
+    path = export_incidents(steward.engine, folder, steward.clock.now())
+    context.log.info(f"wrote {path}")
+
+
+@job(
+    name="incident_export",
+    description="Export every incident as JSON for the consortium secretariat (C4.1-3)."
+    + DEMO_MODE_LINE,
+)
+def incident_export() -> None:
+    export_incidents_for_the_secretariat()
+
+
+JOBS: list[JobDefinition] = [retention_sweep, backup_verification, audit_anchoring, incident_export]
 SCHEDULES = [
     ScheduleDefinition(
         name="nightly_retention_sweep",
@@ -257,5 +280,14 @@ SCHEDULES = [
         default_status=DefaultScheduleStatus.RUNNING,
         description="Every night at 04:00 Asia/Tokyo, after the sweep and backup verification: "
         "the audit head, written where the ledger's writers cannot rewrite it (C5.4-1).",
+    ),
+    ScheduleDefinition(
+        name="nightly_incident_export",
+        job=incident_export,
+        cron_schedule="30 4 * * *",
+        execution_timezone=DISTRICT_ZONE,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description="Every night at 04:30 Asia/Tokyo: every incident as JSON under "
+        "$STEWARD_HOME/reports/incidents/ for the consortium secretariat (C4.1-3, C5.7-2).",
     ),
 ]

@@ -52,6 +52,23 @@ def record_incident(
     return rows.incident(row)
 
 
+def open_incident(
+    engine: Engine,
+    *,
+    at: datetime,
+    actor: str,
+    kind: IncidentKind,
+    dataset: str | None,
+    partition: str | None,
+    detail: dict[str, Any],
+) -> records.Incident:
+    """Record an incident in a transaction of its own (a failure found outside any other)."""
+    with transaction(engine) as s:
+        return record_incident(
+            s, at=at, actor=actor, kind=kind, dataset=dataset, partition=partition, detail=detail
+        )
+
+
 def resolve_incidents(
     session: Session, kinds: Sequence[IncidentKind], at: datetime, dataset: str | None = None
 ) -> None:

@@ -28,13 +28,14 @@ from orchestration.errors import (
 )
 from orchestration.ledger import quality as quality_ledger
 from orchestration.ledger import versions as ledger
+from orchestration.ledger.incidents import open_incident
 from orchestration.ledger.versions import FINAL, NewVersion
 from orchestration.records import Version, Waiver
 from orchestration.store.backends import ObjectBackend
 from orchestration.store.crypto import open_sealed, seal, sha256
 from orchestration.store.keys import KeyStore
 from orchestration.vocabulary import NO_PARTITION as NO_PARTITION
-from orchestration.vocabulary import CheckStatus, VersionStatus
+from orchestration.vocabulary import CheckStatus, IncidentKind, VersionStatus
 
 if TYPE_CHECKING:  # pandas and pyarrow are imported by the methods that read or audit tables
     import pandas as pd
@@ -256,13 +257,27 @@ class VersionStore:
         return quality_ledger.active_waiver(self.engine, version.id, self.clock.now())
 
     def _read_plaintext(self, version: Version) -> bytes:
+        """The verified plaintext; a tampered or corrupt object is an incident (C5.4-4, C4.1-3)
+        and is never served."""
         envelope = self.backend.get(version.object_key)
-        if sha256(envelope) != version.checksum:
-            raise IntegrityError(
-                f"{version.label}: stored object does not match its checksum "
-                "(tampered or corrupt); it is not served"
+        try:
+            if sha256(envelope) != version.checksum:
+                raise IntegrityError(
+                    f"{version.label}: stored object does not match its checksum "
+                    "(tampered or corrupt); it is not served"
+                )
+            return self.decrypt(version, envelope)
+        except IntegrityError as exc:
+            open_incident(
+                self.engine,
+                at=self.clock.now(),
+                actor="steward:store",
+                kind=IncidentKind.INTEGRITY_FAILED,
+                dataset=version.dataset,
+                partition=version.partition,
+                detail={"version": version.number, "object": version.object_key, "why": str(exc)},
             )
-        return self.decrypt(version, envelope)
+            raise
 
     def decrypt(self, version: Version, envelope: bytes) -> bytes:
         """Decrypt an envelope of ``version`` and check it against the recorded content hash."""

@@ -447,3 +447,28 @@ def test_c5_5_3_copies_are_verified_and_restored_where_they_were_recorded(
         restored.checksum
     )
     assert not (tmp_path / "new-primary").exists()
+
+
+@pytest.mark.embedded_only
+def test_c4_1_3_a_tampered_object_and_a_failed_backup_copy_are_incidents(
+    steward: Steward,
+) -> None:
+    """C4.1-3 / C5.4-4: integrity failures reach the committee, naming the dataset, partition,
+    version and location, never a value; reads stay refused."""
+    from orchestration.ledger.incidents import list_incidents
+    from orchestration.vocabulary import IncidentKind
+
+    version = steward.produce(CAMERAS, DAY)
+    copy = _copy_path(version.backups[0].location)
+    copy.write_bytes(copy.read_bytes()[:-1] + b"\x00")
+    _store_path(steward, version).write_bytes(b"CSTW1" + b"\x00" * 64)
+    with pytest.raises(IntegrityError):
+        steward.store.read(version, "test", "test:reader")
+    assert [c.ok for c in steward.backups.verify("test:verifier")] == [False]
+    found = {i.kind: i for i in list_incidents(steward.engine, only_open=True)}
+    tampered = found[IncidentKind.INTEGRITY_FAILED]
+    assert (tampered.dataset, tampered.partition) == (CAMERAS, DAY)
+    assert tampered.detail["version"] == version.number
+    backup = found[IncidentKind.BACKUP_VERIFICATION_FAILED]
+    assert backup.detail["location"] == version.backups[0].location
+    assert backup.detail["target"] == "primary"

@@ -1189,3 +1189,39 @@ def test_release_without_a_matching_hold_names_the_holds_there_are(steward: Stew
     with pytest.raises(NotFound, match=r"it has none$"):
         release_holds(steward.engine, GATES, None, "test:legal", NOW)
     assert audit_entries(steward, "release") == []
+
+
+def test_c4_1_3_the_nightly_incident_export_writes_every_incident_for_the_secretariat(
+    steward: Steward, tmp_path: Path
+) -> None:
+    """C5.7-2: the scheduled job writes the same JSON `steward incidents` prints."""
+    import json
+
+    from dagster import DagsterInstance
+
+    from orchestration.defs.build import build_definitions
+    from orchestration.ledger.incidents import open_incident
+    from orchestration.vocabulary import IncidentKind
+
+    open_incident(
+        steward.engine,
+        at=steward.clock.now(),
+        actor="test:incident",
+        kind=IncidentKind.INTEGRITY_FAILED,
+        dataset=CAMERA,
+        partition="2026-11-01",
+        detail={"version": 1},
+    )
+    definitions = build_definitions(steward)
+    assert definitions.get_schedule_def("nightly_incident_export").job_name == "incident_export"
+    (tmp_path / "dh").mkdir()
+    with DagsterInstance.local_temp(str(tmp_path / "dh")) as instance:
+        result = definitions.get_job_def("incident_export").execute_in_process(instance=instance)
+    assert result.success
+    (written,) = (steward.settings.home / "reports" / "incidents").glob("incidents-*.json")
+    (entry,) = json.loads(written.read_text(encoding="utf-8"))
+    assert (entry["kind"], entry["dataset"], entry["detail"]) == (
+        "integrity_failed",
+        CAMERA,
+        {"version": 1},
+    )
