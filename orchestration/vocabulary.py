@@ -64,6 +64,7 @@ class IncidentKind(StrEnum):
     UNPLANNABLE = "unplannable"
     INTEGRITY_FAILED = "integrity_failed"  # a stored object failed its checksum or hash (C5.4-4)
     BACKUP_VERIFICATION_FAILED = "backup_verification_failed"  # a copy is missing or altered
+    READ_AFTER_WAIVER_REVOKED = "read_after_waiver_revoked"  # derived from it meanwhile (C5.5-4)
     PROVIDED_DATA_PURGED = "provided_data_purged"  # recipients hold data purged here (C5.2-11)
     PROVIDED_VERSION_REPLACED = "provided_version_replaced"  # a correction replaced it (C5.5-2)
     SUBJECT_REQUEST_OVERDUE = "subject_request_overdue"  # not answered by its due date (C5.2-6)

@@ -9,13 +9,15 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from orchestration import records
 from orchestration.errors import NotFound
 from orchestration.ledger import audit, rows
 from orchestration.ledger.db import transaction
+from orchestration.ledger.incidents import record_incident
 from orchestration.ledger.provisions import tell_recipients
-from orchestration.ledger.tables import DatasetVersion, QualityResult, Waiver
+from orchestration.ledger.tables import DatasetVersion, QualityResult, VersionInput, Waiver
 from orchestration.vocabulary import AuditAction, IncidentKind, RecipientAction
 
 
@@ -156,6 +158,7 @@ def revoke_waivers(
             version=version.number,
             detail={"reason": reason, "waivers": [row.id for row in active]},
         )
+        _tell_readers(s, version, reason, actor, at)
         tell_recipients(
             s,
             [version.id],
@@ -167,6 +170,35 @@ def revoke_waivers(
         )
         s.flush()
         return [rows.waiver(row) for row in active]
+
+
+def _tell_readers(
+    s: Session, version: records.Version, reason: str, actor: str, at: datetime
+) -> None:
+    """Versions made from a version whose waiver is revoked were made from data now judged
+    unfit: one incident names them, so their owners can re-make them (C5.5-4, C4.1-3)."""
+    made = s.execute(
+        select(DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number)
+        .join(VersionInput, VersionInput.version_id == DatasetVersion.id)
+        .where(VersionInput.input_version_id == version.id)
+        .order_by(DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number)
+    ).all()
+    if made:
+        record_incident(
+            s,
+            at=at,
+            actor=actor,
+            kind=IncidentKind.READ_AFTER_WAIVER_REVOKED,
+            dataset=version.dataset,
+            partition=version.partition,
+            detail={
+                "version": version.number,
+                "why": f"its waiver was revoked: {reason}",
+                "made_from_it": [
+                    {"dataset": d, "partition": p or None, "version": n} for d, p, n in made
+                ],
+            },
+        )
 
 
 def waivers_for(engine: Engine, version_id: int) -> list[records.Waiver]:

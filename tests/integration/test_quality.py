@@ -690,3 +690,29 @@ def test_report_of_a_short_delivery_keeps_rows_and_row_count_apart_c5_5_5(
     # NOW (09:00 UTC) as the district reads it; the JSON keeps the instant as recorded.
     assert "2026-11-05 18:00:00 Asia/Tokyo" in html
     assert report["generated_at"] == NOW.isoformat()
+
+
+def test_c5_5_4_revoking_a_waiver_names_what_was_made_from_the_version(
+    steward: Steward, quarantined: Version
+) -> None:
+    """C4.1-3: versions derived from a waived version while the waiver lasted are listed in an
+    incident when it is revoked, so they can be made again."""
+    from orchestration.governance.actions import GovernanceActions
+    from orchestration.ledger.incidents import list_incidents
+    from orchestration.vocabulary import IncidentKind
+
+    actions = GovernanceActions(
+        steward.engine, steward.catalog, steward.clock, "steward:quality", PROJECT
+    )
+    actions.waive(quarantined, "known firmware offset")
+    od = steward.produce(OD, DAY)
+    actions.revoke(quarantined, "the offset was larger than thought")
+    (incident,) = [
+        i
+        for i in list_incidents(steward.engine)
+        if i.kind == IncidentKind.READ_AFTER_WAIVER_REVOKED
+    ]
+    assert (incident.dataset, incident.partition) == (GATES, DAY)
+    assert incident.detail["made_from_it"] == [
+        {"dataset": OD, "partition": DAY, "version": od.number}
+    ]
