@@ -270,6 +270,31 @@ class Story:
             if request.receipt.get("failed"):
                 raise SystemExit(1)
         self.out.print("`steward requests` lists every request with its receipt and due date")
+        self.erasure_proof([identifier for _, identifier in people])
+
+    def erasure_proof(self, identifiers: list[str]) -> None:
+        """Neither person is left in any byte under the home, and no backup restores them
+        (C5.2-6); names places only, never the identifiers."""
+        from orchestration.demo.scan import places_holding
+        from orchestration.errors import BadInput
+
+        roots = [self.settings.home, self.settings.landing_dir, self.settings.dagster_home]
+        found = places_holding(roots, identifiers, self.steward.store.keys)
+        for place in found:
+            self.out.print(f"  still holding an erased subject: {place}", highlight=False)
+        self.out.print(
+            f"byte scan of store, landing, backups, ledger, keys and DAGSTER_HOME (objects "
+            f"opened with every key still held): {len(found)} file(s) hold either person"
+        )
+        try:
+            self.steward.backups.restore("member/app_users", "", 1, self.settings.actor)
+        except BadInput as refused:
+            self.out.print(f"restore of the pre-erasure backup refused: {refused}", markup=False)
+        else:
+            self.out.print("restore of the pre-erasure backup SUCCEEDED")
+            raise SystemExit(1)
+        if found:
+            raise SystemExit(1)
 
     def on_day(self, order: Order, day: str) -> Order:
         """The order for ``day`` of a daily dataset; an unpartitioned one has no days."""

@@ -68,5 +68,16 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert re.search(r"request SR-\d{8}-\w+ \(erase, ic_card_pseudonym\)", out)
     assert re.search(r"erased: member/app_users: versions \[1\] purged, certificate \d+", out)
     assert re.search(r"certificate \d+: erasure purge of rail_os/ic_gate_events", out)
+    # C5.2-6: afterwards no byte under the home holds either person, even decrypted with every
+    # key still held, and the pre-erasure backup of the app user is not restored.
+    assert re.search(
+        r"byte scan of store, landing, backups, ledger, keys and DAGSTER_HOME .*: 0 file", out
+    )
+    assert re.search(
+        r"restore of the pre-erasure backup refused: member/app_users version 1 was purged on "
+        r"\S+: erased for subject request SR-\d{8}-\w+",
+        out,
+    )
+    assert "still holding an erased subject" not in out
     assert "steward ui" in out
     assert (tmp_path / "home" / "dagster_home").is_dir()
