@@ -123,24 +123,6 @@ def edit_yaml(root: Path, rel: str, change: Callable[[Any], Any]) -> None:
 def decrypted(steward: Steward, name: str, data: bytes) -> bytes | None:
     """A stored or backed-up object (``name`` its key, ``@version`` allowed) decrypted with
     any data key the key store still holds for its partition, as CSV; None if none opens it."""
-    import io
+    from orchestration.demo.scan import decrypt_object
 
-    import pandas as pd
-
-    from orchestration.store.crypto import open_sealed
-    from orchestration.store.versions import associated_data
-    from orchestration.vocabulary import owner_of_object
-
-    object_key = name.split("@")[0]
-    owner = owner_of_object(object_key)
-    if owner is None or not data:
-        return None
-    dataset, partition = owner
-    for key_id in steward.store.keys.key_ids_of(dataset, partition):
-        try:
-            key = steward.store.keys.key_by_id(key_id, "scan")
-            plain = open_sealed(data, key, associated_data(dataset, partition, object_key))
-        except Exception:  # another partition's key, or a destroyed one: try the next
-            continue
-        return pd.read_parquet(io.BytesIO(plain)).to_csv().encode()
-    return None
+    return decrypt_object(name.split("@")[0], data, steward.store.keys)

@@ -41,8 +41,14 @@ def _decrypted(path: Path, data: bytes, keys: KeyStore) -> bytes | None:
     if OBJECTS_ROOT not in parts or not data:
         return None
     object_key = "/".join(parts[len(parts) - 1 - parts[::-1].index(OBJECTS_ROOT) :])
+    return decrypt_object(object_key, data, keys)
+
+
+def decrypt_object(object_key: str, data: bytes, keys: KeyStore) -> bytes | None:
+    """A stored or backed-up object's table as CSV (its plaintext if not a table), opened with
+    any data key its partition still has; None when no key opens it."""
     owner = owner_of_object(object_key)
-    if owner is None:
+    if owner is None or not data:
         return None
     dataset, partition = owner
     for key_id in sorted(keys.key_ids_of(dataset, partition)):
