@@ -167,6 +167,38 @@ def seed(steward: Any, client: Any, store_bucket: str, backup_bucket: str, args:
     return len(objects)
 
 
+class DestructionMeter:
+    """Times ``KeyStore.destroy`` and counts the fsync and fdatasync calls made from Python
+    (KEK files, their folder, directory backends; SQLite syncs in C and is not counted)."""
+
+    def __init__(self, keys: Any) -> None:
+        self.seconds, self.calls, self.syncs = 0.0, 0, 0
+        self.keys, self.destroy = keys, keys.destroy
+        self.fsync, self.fdatasync = os.fsync, os.fdatasync
+
+        def destroy(key_ids: Any) -> int:
+            started = time.perf_counter()
+            try:
+                return self.destroy(key_ids)
+            finally:
+                self.seconds += time.perf_counter() - started
+                self.calls += 1
+
+        def counted(sync: Any) -> Any:
+            def call(fd: int) -> None:
+                self.syncs += 1
+                sync(fd)
+
+            return call
+
+        keys.destroy = destroy
+        os.fsync, os.fdatasync = counted(self.fsync), counted(self.fdatasync)
+
+    def stop(self) -> None:
+        os.fsync, os.fdatasync = self.fsync, self.fdatasync
+        self.keys.destroy = self.destroy
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--partitions", type=int, default=5000)
@@ -236,7 +268,9 @@ def main() -> int:
 
             backend.client.meta.events.register("before-send.s3", count)
 
+        destroying = DestructionMeter(steward.store.keys)
         sweeper = steward.sweeper()
+        print(f"  load average at start {os.getloadavg()}")
         profiler = cProfile.Profile() if args.profile else None
         started = time.perf_counter()
         if profiler is not None:
@@ -257,7 +291,12 @@ def main() -> int:
         # verification lists again (one page per bucket once nothing is left)
         purge_only = sum(c["DeleteObjects"] + pages for c in http.values())
         http_total = sum(sum(c.values()) for c in http.values())
+        destroying.stop()
         print(f"sweep as of {as_of.date()}: {wall:.1f} s wall time")
+        print(
+            f"  destroying data keys: {destroying.seconds:.2f} s in {destroying.calls} call(s), "
+            f"{destroying.syncs} fsync/fdatasync call(s) from Python"
+        )
         print(
             f"  certificates {len(report.certificates)}, incidents {len(report.incidents)}, "
             f"partitions purged {sum(len(c.partitions['partitions']) for c in report.certificates)}"

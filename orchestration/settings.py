@@ -80,6 +80,15 @@ class Settings:
     access_policy: str | None = None
     # Demo and tests only: let governance actions run where nobody is authenticated.
     allow_unauthenticated: bool = False
+    # The key ``steward webserver`` seals UI launches with; None: ``keys/ui-launch.key`` in the
+    # home (C5.4-1).
+    ui_launch_key: Path | None = None
+    # Validated catalogs kept between processes (STEWARD_CACHE_DIR; None: no cache, issue 13).
+    catalog_cache_dir: Path | None = None
+
+    @property
+    def ui_launch_key_path(self) -> Path:
+        return self.ui_launch_key or self.home / "keys" / "ui-launch.key"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -121,7 +130,24 @@ class Settings:
             openlineage_namespace=env.get("STEWARD_OPENLINEAGE_NAMESPACE") or "takanawa-gateway",
             access_policy=env.get("STEWARD_ACCESS_POLICY") or None,
             allow_unauthenticated=_switch(env, "STEWARD_ALLOW_UNAUTHENTICATED"),
+            ui_launch_key=Path(env["STEWARD_UI_LAUNCH_KEY"]).resolve()
+            if env.get("STEWARD_UI_LAUNCH_KEY")
+            else None,
+            catalog_cache_dir=_cache_dir(env),
         )
+
+
+def _cache_dir(env: dict[str, str]) -> Path | None:
+    """Where validated catalogs are kept between processes (``declarations/cache.py``):
+    ``STEWARD_CACHE_DIR`` (``off`` for none), else the user's cache folder. Never the home: a
+    command that is refused changes nothing there."""
+    raw = env.get("STEWARD_CACHE_DIR", "")
+    if raw == "off":
+        return None
+    if raw:
+        return Path(raw).resolve()
+    base = env.get("XDG_CACHE_HOME") or (f"{env['HOME']}/.cache" if env.get("HOME") else "")
+    return Path(base).resolve() / "city-steward" if base else None
 
 
 def _whole(env: dict[str, str], name: str, default: int) -> int:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from orchestration.declarations.catalog import Catalog, DeclaredDataset
-from orchestration.ledger.locks import HEARTBEAT, STALE
 from orchestration.settings import Settings
 from orchestration.vocabulary import NO_PARTITION
 
@@ -43,7 +42,11 @@ class Steward:
         if catalog is None:
             from orchestration.declarations.loader import load_catalog
 
-            catalog = load_catalog(settings.project_root, set(settings.backup_targets))
+            catalog = load_catalog(
+                settings.project_root,
+                set(settings.backup_targets),
+                cache_dir=settings.catalog_cache_dir,
+            )
         self.catalog = catalog
 
     @functools.cached_property
@@ -147,9 +150,11 @@ class Steward:
         return SubjectRequests(self.sweeper().context, self.keys_dir)
 
     def sweeper(
-        self, lock_stale: timedelta = STALE, lock_heartbeat: timedelta = HEARTBEAT
+        self, lock_stale: timedelta | None = None, lock_heartbeat: timedelta | None = None
     ) -> Sweeper:
-        """The retention sweep (C5.2-11), given exactly what it touches."""
+        """The retention sweep (C5.2-11), given exactly what it touches; the sweep lock's
+        timings default to the ledger's (``ledger/locks.py``)."""
+        from orchestration.ledger.locks import HEARTBEAT, STALE
         from orchestration.produce.service import Produced
         from orchestration.retention.sweep import SweepContext, Sweeper
         from orchestration.store.frames import encode
@@ -180,7 +185,11 @@ class Steward:
             rewrite=rewrite,
             lineage=self.lineage,
         )
-        return Sweeper(context, lock_stale, lock_heartbeat)
+        return Sweeper(
+            context,
+            STALE if lock_stale is None else lock_stale,
+            HEARTBEAT if lock_heartbeat is None else lock_heartbeat,
+        )
 
     # The produce service's three steps, kept here because tests, the race driver (which
     # patches ``Steward.commit``) and the sweep's row rewrite call them on a steward.

@@ -26,6 +26,18 @@ class VersionStatus(StrEnum):
     PURGED = "purged"  # a tombstone: the record stays, every copy and its key are gone
 
 
+class PartitionState(StrEnum):
+    """What a partition is now, as the non-blocking ``governance`` check shows it in the UI
+    (docs/ui.md): its newest version's status, or a decision that overrides it."""
+
+    PROMOTED = "promoted"  # its newest version passed its checks and readers use it
+    QUARANTINED = "quarantined"  # its newest version failed a blocking check; nobody reads it
+    WAIVED = "waived"  # quarantined, but a waiver lets readers use it until it expires
+    HELD = "held"  # a legal hold suspends its purge (C5.2-11)
+    PURGING = "purging"  # a purge intent is recorded; the purge is not certified yet
+    PURGED = "purged"  # every version is a tombstone
+
+
 class CheckStatus(StrEnum):
     """The outcome of one expectation or one quality dimension (C5.5-1)."""
 
@@ -34,6 +46,14 @@ class CheckStatus(StrEnum):
     WARNING = "warning"
     ERROR = "error"
     NOT_EVALUATED = "skipped"
+
+
+class QualityEngine(StrEnum):
+    """What evaluates a suite's GX expectations (``STEWARD_QUALITY_ENGINE``): GX Core's pandas
+    engine, the reference, or the vectorized evaluator of the same semantics (C5.5-1)."""
+
+    GX = "gx"
+    VECTORIZED = "vectorized"
 
 
 class CopyStatus(StrEnum):
@@ -69,6 +89,22 @@ class IncidentKind(StrEnum):
     PROVIDED_VERSION_REPLACED = "provided_version_replaced"  # a correction replaced it (C5.5-2)
     SUBJECT_REQUEST_OVERDUE = "subject_request_overdue"  # not answered by its due date (C5.2-6)
     PROVIDED_VERSION_FAULTY = "provided_version_faulty"  # its waiver was revoked (C5.5-4)
+    IDENTIFIER_DETECTED = "identifier_detected"  # an undeclared identifier in a delivery (C5.2-5)
+    SPECIAL_CARE_DETECTED = "special_care_detected"  # special care-required terms (C5.2-4)
+    AUDIT_MISMATCH = "audit_mismatch"  # `audit verify` found a chain, seal or anchor disagreeing
+
+
+class Detector(StrEnum):
+    """What the ingest scan looks for in a delivery's values (C5.2-4, C5.2-5); a declaration
+    names the identifier kinds a column legitimately holds with these."""
+
+    EMAIL = "email"
+    PHONE_NUMBER = "phone_number"  # Japanese mobile, landline and +81 numbers
+    MY_NUMBER = "my_number"  # the 12-digit individual number, check digit valid
+    POSTAL_ADDRESS = "postal_address"  # 〒 / 7-digit postcode, prefecture and city
+    CARD_NUMBER = "card_number"  # 13 to 19 digits passing the Luhn check
+    MAC_ADDRESS = "mac_address"
+    SPECIAL_CARE_TERM = "special_care_term"  # a term of the APPI special-care list
 
 
 class AuditAction(StrEnum):
@@ -96,6 +132,23 @@ class AuditAction(StrEnum):
     REVOKE = "revoke"
     APPROVAL_REQUEST = "approval_request"  # a decision waiting for a second approver (C5.4-1)
     APPROVE = "approve"  # the second approver agreed; the decision was carried out
+    SEAL = "seal"  # the district chain records every chain's head under the key (C5.4-1)
+
+
+class AuditProblem(StrEnum):
+    """What ``steward audit verify`` found wrong with an audit chain (C5.4-1); with the chain
+    and the entries concerned it identifies one finding, recorded once as an incident."""
+
+    EDITED = "edited"  # an entry's fields no longer match its hash
+    MISSING = "missing"  # entries of a chain are gone (deleted in the middle or at the end)
+    UNLINKED = "unlinked"  # an entry does not follow the one before it
+    MAC_MISMATCH = "mac_mismatch"  # written or rewritten without the audit key
+    MAC_ABSENT = "mac_absent"  # an entry without a MAC after keyed ones, or every MAC stripped
+    BACKDATED = "backdated"  # recorded before its predecessor in the same chain
+    HEAD = "head"  # a chain's head row is missing, or disagrees with its entries or seal
+    SEAL = "seal"  # a seal entry of the district chain disagrees with a chain
+    ANCHOR = "anchor"  # an anchor outside the ledger disagrees with a chain
+    STATE = "state"  # the ledger's state is not what the log says happened
 
 
 class ProvisionBasis(StrEnum):

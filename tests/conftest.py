@@ -16,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -41,6 +42,8 @@ PROJECT = Path(__file__).resolve().parent.parent
 # ordinary database users, whose roles are always checked.
 ALLOW_UNAUTHENTICATED = {"STEWARD_ALLOW_UNAUTHENTICATED": "1"}
 os.environ.update(ALLOW_UNAUTHENTICATED)
+# Validated catalogs are cached per test session, never in the user's own cache folder.
+os.environ.setdefault("STEWARD_CACHE_DIR", tempfile.mkdtemp(prefix="steward-test-cache-"))
 TESTS = PROJECT / "tests"
 TIERS = ("unit", "integration", "e2e")
 # Fixtures that start or reach a server: a unit test never asks for one.

@@ -9,7 +9,7 @@ are refused unless the demo/test setting ``STEWARD_ALLOW_UNAUTHENTICATED=1`` all
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -43,6 +43,7 @@ GOVERNANCE = frozenset(
 the retention sweep may do: refused where nobody is authenticated, unless allowed."""
 
 DEMO_MODE = "unauthenticated demo mode"
+PROXY_USER = "user authenticated by the UI's proxy"
 
 
 class AccessRefused(BadInput):
@@ -57,6 +58,7 @@ class Identity:
     actor: str
     checked: bool
     unchecked_because: str | None = None
+    kind: str = "database user"  # or, for a run launched from the UI, the proxy's user
 
 
 def identify(engine: Engine, fallback_actor: str) -> Identity:
@@ -110,9 +112,16 @@ class Access:
             return
         raise AccessRefused(
             f"`steward {command}` needs the role {_names(needed) or '(none named)'}"
-            f"; database user {self.actor} holds {_names(held) or 'no role'} in {policy.source} "
+            f"; {self.identity.kind} {self.actor} holds {_names(held) or 'no role'} in "
+            f"{policy.source} "
             "(C5.4-1)"
         )
+
+    def launched_by(self, user: str) -> Access:
+        """The same policy applied to the person the proxy authenticated for a run launched
+        from the UI (``orchestration/access/launches.py``); checked exactly when the run's own
+        database user is, since only then does the policy apply at all."""
+        return replace(self, identity=replace(self.identity, actor=user, kind=PROXY_USER))
 
     def _policy(self) -> Policy:
         if self.policy is None:

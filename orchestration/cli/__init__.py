@@ -82,6 +82,7 @@ for _command in (
     operations.audit,
     operations.demo,
     operations.ui,
+    operations.webserver,
     operations.conformance,
 ):
     cli.add_command(_command)

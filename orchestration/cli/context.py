@@ -62,6 +62,7 @@ class Context:
             self.settings.project_root,
             set(self.settings.backup_targets),
             transforms=not self.reads_only,
+            cache_dir=self.settings.catalog_cache_dir,
         )
 
     def steward(self, *, or_deliveries: bool = False, command: str | None = None) -> Steward:
@@ -105,7 +106,7 @@ class Context:
             clock=steward.clock,
             actor=steward.settings.actor,
             project_root=steward.settings.project_root,
-            reporter=InstanceReporter(steward.settings),
+            reporter=InstanceReporter(steward.settings, steward),
             access=self.access,
         )
 

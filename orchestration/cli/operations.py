@@ -94,33 +94,47 @@ def _anchors(obj: Context):  # type: ignore[no-untyped-def]
 @JSON
 @click.pass_obj
 def audit_verify(obj: Context, as_json: bool) -> None:
-    """Check the chain's MACs, its head, entry times, every anchor, and that the ledger's
-    versions, waivers, holds and certificates are what the log says; exit 1 naming each
-    disagreement, 2 if the audit key or the anchor location is unusable."""
-    from orchestration.ledger.audit import verify_log
+    """Check every chain's MACs, heads and entry times, the seals of chain heads, every
+    anchor, and that the ledger's versions, waivers, holds and certificates are what the log
+    says; exit 1 naming each disagreement's chain and entry, each recorded once as an
+    incident (C4.1-3); exit 2 if the audit key or the anchor location is unusable."""
+    from orchestration.ledger.audit import record_findings, verify_log
 
     store = _anchors(obj)
-    report = verify_log(obj.steward().engine, obj.settings.audit_key_path, store)
+    steward = obj.steward()
+    report = verify_log(steward.engine, obj.settings.audit_key_path, store)
+    incidents, unrecorded = record_findings(
+        steward.engine, report, at=steward.clock.now(), actor=obj.settings.actor
+    )
+    notes = [*report.notes, *([unrecorded] if unrecorded else [])]
     if as_json:
         render.emit_json(
             {
                 "ok": report.ok,
                 "entries": report.entries,
+                "chains": report.chains,
                 "unkeyed": report.unkeyed,
                 "anchors": report.anchors,
                 "problems": report.problems,
-                "notes": report.notes,
+                "findings": [
+                    {"chain": f.chain, "problem": f.problem, "entries": [f.first, f.last]}
+                    for f in report.findings
+                ],
+                "incidents": [i.id for i in incidents],
+                "notes": notes,
             }
         )
     else:
         for problem in report.problems:
             render.problem(f"TAMPERED: {problem}")
-        for note in report.notes:
+        for note in notes:
             render.problem(f"note: {note}")
+        if incidents:
+            render.problem(f"recorded {len(incidents)} audit_mismatch incident(s)")
         state = "intact" if report.ok else "TAMPERED"
         render.line(
-            f"audit log {state}: {report.entries} entries checked against "
-            f"{report.anchors} anchor(s)"
+            f"audit log {state}: {report.entries} entries in {report.chains} chain(s) checked "
+            f"against {report.anchors} anchor(s)"
         )
     sys.exit(0 if report.ok else 1)
 
@@ -129,22 +143,31 @@ def audit_verify(obj: Context, as_json: bool) -> None:
 @JSON
 @click.pass_obj
 def audit_anchor(obj: Context, as_json: bool) -> None:
-    """Write the log's head (seq, hash, MAC, real time) to STEWARD_AUDIT_ANCHOR_URI, outside
-    the ledger, where it cannot be overwritten; run daily and after each sweep."""
+    """Seal every chain's head into the district chain, and write every head (seq, hash,
+    MAC, real time) to STEWARD_AUDIT_ANCHOR_URI, outside the ledger, where it cannot be
+    overwritten; run daily and after each sweep."""
     from orchestration.ledger.anchors import anchor
 
     store = _anchors(obj)
-    made = anchor(obj.steward().engine, store)
+    steward = obj.steward()
+    made = anchor(steward.engine, store, actor=obj.settings.actor, at=steward.clock.now())
     if as_json:
         render.emit_json(
             {"anchored": None}
             if made is None
-            else {"anchored": {"seq": made[0].seq, "mac": made[0].mac, "location": made[1]}}
+            else {
+                "anchored": {
+                    "seq": made[0].seq,
+                    "mac": made[0].mac,
+                    "chains": len(made[0].chains),
+                    "location": made[1],
+                }
+            }
         )
     elif made is None:
         render.line("the audit log is empty: nothing anchored")
     else:
-        render.line(f"anchored entry {made[0].seq} to {made[1]}")
+        render.line(f"anchored the heads of {len(made[0].chains)} chain(s) to {made[1]}")
 
 
 @click.command()
@@ -198,6 +221,32 @@ def ui(obj: Context, port: int, as_json: bool) -> None:
 
 
 @click.command()
+@click.option("--port", type=Whole("a TCP port", 1, 65535, 3000), default=3000, show_default=True)
+@JSON
+@click.pass_obj
+def webserver(obj: Context, port: int, as_json: bool) -> None:
+    """Serve the operators' UI on 127.0.0.1 for the authenticating proxy in front of it.
+
+    Production only (docs/deploy.md): every request must come through the proxy, which names
+    the user in X-Forwarded-User; each run launched from the UI then acts as that user, and
+    mutations that would rewrite Dagster's record of assets, checks or runs are refused
+    (C5.4-1). Run dagster-daemon beside it for the schedules. Stop it with Ctrl-C.
+    """
+    from orchestration.defs.instance import dagster_home
+    from orchestration.defs.webserver import serve
+
+    require_free_port(port)
+    os.environ["DAGSTER_HOME"] = str(dagster_home(obj.settings))
+    url = f"http://127.0.0.1:{port}"
+    if as_json:
+        render.emit_json({"url": url, "dagster_home": os.environ["DAGSTER_HOME"]})
+    else:
+        render.line(f"operators' UI for the proxy on {url}")
+    sys.stdout.flush()
+    serve(obj.settings, port)
+
+
+@click.command()
 @click.option(
     "--out",
     "folder",
@@ -238,9 +287,12 @@ def conformance(obj: Context, folder: Path | None, markdown: Path | None, as_jso
 
 def _ledger_counts(settings: Settings) -> dict[str, int] | None:
     """The district's records, counted, when this home has a ledger (never making one)."""
+    from orchestration.access.guard import access_for
     from orchestration.ledger.db import ledger_engine, missing_ledger
     from orchestration.ledger.evidence import record_counts
 
     if missing_ledger(settings.ledger_url) is not None:
         return None
-    return record_counts(ledger_engine(settings.ledger_url))
+    engine = ledger_engine(settings.ledger_url)
+    access_for(settings, engine).require("conformance")  # reading the ledger needs a role
+    return record_counts(engine)

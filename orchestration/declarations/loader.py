@@ -10,6 +10,7 @@ import hashlib
 import importlib
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,7 +34,11 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def load_catalog(
-    project_root: Path, backup_targets: set[str] | None = None, *, transforms: bool = True
+    project_root: Path,
+    backup_targets: set[str] | None = None,
+    *,
+    transforms: bool = True,
+    cache_dir: Path | None = None,
 ) -> Catalog:
     """Load ``assets/``, ``retention_policies/``, ``quality_suites/`` and ``recipients/`` under
     ``project_root``.
@@ -41,7 +46,51 @@ def load_catalog(
     ``transforms=False`` leaves transform modules unimported (each dataset's ``transform`` is
     None): commands that only read the ledger never run them, and importing them would pull in
     pandas. Everything else is validated as usual.
+
+    With ``cache_dir``, a catalog validated before from exactly the same files, rules and
+    versions is taken from there instead of validated again (``declarations/cache.py``); a
+    catalog validated here is stored there. Transforms are always imported afresh.
     """
+    if cache_dir is None:
+        return _load(project_root, backup_targets, transforms)
+    from orchestration.declarations import cache
+
+    key = cache.catalog_key(project_root, backup_targets)
+    path = cache.cache_file(cache_dir, project_root)
+    cached = cache.read_cached(path, key)
+    if cached is None:
+        catalog = _load(project_root, backup_targets, transforms)
+        # Stored only if no file changed while it was read: the key must describe what loaded.
+        if cache.catalog_key(project_root, backup_targets) == key:
+            cache.write_cached(path, key, _without_transforms(catalog))
+        return catalog
+    if not transforms:
+        return cached
+    problems: list[str] = []
+    resolved = {
+        name: replace(
+            dataset,
+            transform=_resolve_transform(
+                dataset.declaration, _rel(dataset.path, project_root), project_root, problems
+            ),
+        )
+        for name, dataset in cached.datasets.items()
+    }
+    if problems:
+        raise DeclarationErrors(problems)
+    return replace(cached, datasets=resolved)
+
+
+def _without_transforms(catalog: Catalog) -> Catalog:
+    """The catalog as cached: transforms are code, imported by whoever loads it."""
+    return replace(
+        catalog,
+        datasets={k: replace(d, transform=None) for k, d in catalog.datasets.items()},
+    )
+
+
+def _load(project_root: Path, backup_targets: set[str] | None, transforms: bool) -> Catalog:
+    """Read, validate and check every declaration file; all problems at once."""
     problems: list[str] = []
     datasets = _datasets(project_root, problems)
     district = _district(project_root, problems)

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from orchestration.declarations.durations import parse_duration
+from orchestration.vocabulary import Detector
 
 
 class Strict(BaseModel):
@@ -74,6 +75,7 @@ class ColumnRole(StrEnum):
     QUASI_IDENTIFIER = "quasi_identifier"
     SENSITIVE = "sensitive"
     PLAIN = "plain"
+    CONSENT = "consent"  # a boolean: the subject consented to the purposes in consent_to (C5.2-9)
 
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
@@ -93,12 +95,48 @@ class Provider(Strict):
     contact: str | None = None
 
 
+class Detection(Strict):
+    """How a column's delivered values are scanned at ingest (C5.2-4, C5.2-5). Unset switches
+    follow the column's type: string columns are scanned, other types are not."""
+
+    identifiers: bool | None = Field(
+        default=None, description="Look for direct identifiers (e-mail, phone, My Number, ...)."
+    )
+    special_care: bool | None = Field(
+        default=None, description="Look for special care-required terms (C5.2-4)."
+    )
+    full_scan: bool = Field(
+        default=False,
+        description="Scan every row, not a sample: for free-text columns such as comments.",
+    )
+    declared_kinds: list[Detector] = Field(
+        default_factory=list,
+        description="Identifier kinds this column holds by declaration (an e-mail column's "
+        "email): they are not hits in it.",
+    )
+
+    @field_validator("declared_kinds")
+    @classmethod
+    def _not_special_care(cls, kinds: list[Detector]) -> list[Detector]:
+        """Special care-required data is never acquired, so never declared (C5.2-4)."""
+        if Detector.SPECIAL_CARE_TERM in kinds:
+            raise ValueError("special care-required information cannot be declared (C5.2-4)")
+        return kinds
+
+
 class Column(Strict):
     name: str = Field(min_length=1, max_length=64, description="A lower-case identifier.")
     type: ColumnType
     role: ColumnRole = ColumnRole.PLAIN
     nullable: bool = False
     description: str | None = None
+    consent_to: list[str] = Field(
+        default_factory=list,
+        description="Role consent only: the dataset's purposes a true value consents to (C5.2-9).",
+    )
+    detect: Detection = Field(
+        default_factory=Detection, description="Value detection at ingest (C5.2-4, C5.2-5)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -260,6 +298,11 @@ class DatasetDeclaration(Strict):
         default_factory=dict,
         description="For each upstream, the purpose for which this derivation reads it: one "
         "of that upstream's purposes (C5.2-7, C5.3-2).",
+    )
+    profiling_purposes: list[str] = Field(
+        default_factory=list,
+        description="Which of the purposes are profiling (C5.2-9): a derivation reading this "
+        "dataset for one of them gets only the rows whose consent column for it is true.",
     )
 
     @property

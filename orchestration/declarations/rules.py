@@ -4,6 +4,7 @@ guideline clause it enforces."""
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
 
 from orchestration.declarations.models import (
@@ -19,35 +20,84 @@ from orchestration.declarations.models import (
     Zone,
 )
 
-# Special care-required personal information (APPI art. 2(3); guideline appendix). A column
-# named like one is refused (C5.2-4). English names are matched as whole words of a snake_case
-# name ("race" refuses race_group, not trace_id); Japanese ones anywhere in the name.
+# Special care-required personal information (APPI art. 2(3) and its order; the guideline's
+# appendix). A column named like one is refused (C5.2-4). English words are matched as whole
+# words of a snake_case name ("race" refuses race_group, not trace_id); stems as the start of a
+# word, or anywhere once separators are dropped (medi_cal_history); Japanese terms anywhere in
+# the name, in kanji or in kana (katakana is read as hiragana).
 # fmt: off
 SPECIAL_CARE_WORDS = frozenset({
-    "race", "creed", "belief", "caste", "crime", "illness", "disease", "handicap", "disabled",
-    "juvenile", "victim",
+    # race, creed, social status
+    "race", "creed", "belief", "faith", "caste",
+    # medical history, checkups, guidance, diagnosis, treatment, dispensing
+    "illness", "disease", "sickness", "ailment", "symptom", "patient", "treatment",
+    "prescription", "medication", "medicine", "surgery",
+    # disability
+    "handicap", "disabled", "impairment",
+    # criminal record, criminal and juvenile proceedings, crime victims
+    "crime", "offence", "offense", "offender", "detention", "detainee", "parole", "probation",
+    "prison", "inmate", "juvenile", "delinquency", "victim",
 })
 SPECIAL_CARE_STEMS = (
-    "racial", "ethnic", "religio", "medical", "diagnos", "disabilit", "criminal", "convict",
-    "arrest", "prosecut", "checkup",
+    "racial", "ethnic", "religio", "medical", "medicat", "diagnos", "clinic", "therap",
+    "hospitaliz", "hospitalis", "pharmac", "psychiatr", "checkup", "disabilit", "criminal",
+    "convict", "arrest", "detain", "prosecut", "indict", "incarcerat", "imprison",
 )
-SPECIAL_CARE_PHRASES = ("social_status", "health_check")
+SPECIAL_CARE_PHRASES = (
+    "social_status", "health_check", "health_exam", "medical_exam", "physical_exam",
+    "mental_health", "sexual_orientation",
+)
 SPECIAL_CARE_JAPANESE = (
+    # the guideline's appendix
     "人種", "民族", "信条", "宗教", "社会的身分", "病歴", "既往歴", "診断", "障害", "健康診断",
     "犯罪歴", "前科", "逮捕歴", "被害歴",
+    # issue 10's additions and their common variants
+    "障がい", "障碍", "持病", "疾患", "疾病", "通院", "入院歴", "健診", "検診", "処方", "投薬",
+    "服薬", "治療", "診療", "病名", "傷病", "信仰", "前歴", "補導", "非行歴", "犯罪被害", "門地",
+    "逮捕", "起訴", "勾留", "拘留", "受刑", "服役", "少年審判",
+)
+# Kana spellings of the terms above that read as nothing else in a column name.
+SPECIAL_CARE_KANA = (
+    "じんしゅ", "しゅうきょう", "びょうれき", "きおうれき", "じびょう", "しっかん", "しっぺい",
+    "しんだん", "ちりょう", "しょほう", "とうやく", "ふくやく", "つういん", "たいほ", "はんざい",
+    "しょうがい",
 )
 # fmt: on
+SPECIAL_CARE_ROLES = frozenset({ColumnRole.SENSITIVE, ColumnRole.QUASI_IDENTIFIER})
+"""Roles under which a column's description is read for special-care terms too: a sensitive
+attribute or a quasi-identifier is where special-care data hides behind a neutral name."""
+
+_KATAKANA = range(0x30A1, 0x30F7)  # ァ..ヶ; the hiragana letter is 0x60 lower
 
 
 def looks_special_care(column: str) -> bool:
     """Whether a column name reads as a special-care category (C5.2-4), also when it is
-    spelled with look-alike letters (Cyrillic е, Greek ο, full-width ｅ) or invisible ones."""
+    spelled with look-alike letters (Cyrillic е, Greek ο, full-width ｅ), invisible ones,
+    half- or full-width katakana, or hiragana."""
     name = reads_as(column)
+    kana = _as_hiragana(name)
+    joined = name.replace("_", "")
     return (
         _matches(name, SPECIAL_CARE_WORDS, SPECIAL_CARE_STEMS, SPECIAL_CARE_PHRASES)
         or _matches(_skeleton(name), *_folded_terms())
+        or any(stem in joined for stem in SPECIAL_CARE_STEMS)
         or any(term in name for term in SPECIAL_CARE_JAPANESE)
+        or any(term in kana for term in SPECIAL_CARE_KANA)
     )
+
+
+def mentions_special_care(text: str) -> bool:
+    """Whether free text (a column's description) names a special-care category (C5.2-4):
+    each word is read as a column name is, and the phrases over consecutive words."""
+    words = [w for w in re.split(r"\W+", reads_as(text)) if w]
+    return any(looks_special_care(w) for w in words) or _matches(
+        "_".join(words), frozenset(), (), SPECIAL_CARE_PHRASES
+    )
+
+
+def _as_hiragana(text: str) -> str:
+    """Katakana read as hiragana (NFKC has already made half-width katakana full-width)."""
+    return "".join(chr(ord(c) - 0x60) if ord(c) in _KATAKANA else c for c in text)
 
 
 def reads_as(column: str) -> str:
@@ -70,9 +120,10 @@ def reads_as(column: str) -> str:
 def _matches(
     name: str, words: frozenset[str], stems: tuple[str, ...], phrases: tuple[str, ...]
 ) -> bool:
-    """English terms as whole snake_case words or word starts; phrases anywhere."""
+    """English terms as whole snake_case words or word starts (digits separate words too);
+    phrases anywhere."""
     padded = f"_{name}_"
-    for word in name.split("_"):
+    for word in re.split(r"[_0-9]+", name):
         plurals = {word.removesuffix("s"), word.removesuffix("es")}
         if word in words or plurals & words or word.startswith(stems):
             return True
@@ -143,6 +194,7 @@ def check_rules(
             *_disclosure_problems(d, decls, defaults),
             *_upstream_purpose_problems(d, decls),
             *_inherited_purpose_problems(d, decls),
+            *_profiling_problems(d, decls),
             *subject_identifier_problems(d),
         ]
         problems += [f"{where[key]}: field {field}: {text}" for field, text in found]
@@ -256,8 +308,8 @@ def _personal_data_problems(
 
 
 def _column_problems(d: DatasetDeclaration) -> list[Problem]:
-    """No special care-required information (C5.2-4), by category or by column name, and no
-    column declared twice."""
+    """No special care-required information (C5.2-4), by category, by column name, or by the
+    description of a sensitive or quasi-identifying column; no column declared twice."""
     problems: list[Problem] = []
     if d.special_care_categories:
         problems.append(
@@ -275,6 +327,15 @@ def _column_problems(d: DatasetDeclaration) -> list[Problem]:
                     f"columns.{i}.name",
                     f"{col.name!r}{reading} looks like a special-care name: special "
                     "care-required personal information is never acquired (C5.2-4)",
+                )
+            )
+        elif col.role in SPECIAL_CARE_ROLES and mentions_special_care(col.description or ""):
+            problems.append(
+                (
+                    f"columns.{i}.description",
+                    f"{col.name!r} is declared {col.role.value} and described as a special-care "
+                    "category: special care-required personal information is never acquired "
+                    "(C5.2-4)",
                 )
             )
     names = [c.name for c in d.columns]
@@ -770,3 +831,82 @@ def _inherited_purpose_problems(
                 )
             )
     return problems
+
+
+# -- Profiling only with consent (C5.2-9) ------------------------------------------------------
+def consent_columns(d: DatasetDeclaration, purpose: str) -> list[str]:
+    """The columns of ``d`` whose true value records its subject's consent to ``purpose``."""
+    return [c.name for c in d.columns if c.role is ColumnRole.CONSENT and purpose in c.consent_to]
+
+
+def profiles(d: DatasetDeclaration, purpose: str) -> bool:
+    """Whether using ``d`` for ``purpose`` profiles the persons in it: a profiling purpose of
+    personal or pseudonymized data (C5.2-9). Only rows whose consent columns for it are all
+    true may then be used."""
+    return d.classification.holds_personal_data and purpose in d.profiling_purposes
+
+
+def _profiling_problems(
+    d: DatasetDeclaration, decls: dict[str, DatasetDeclaration]
+) -> list[Problem]:
+    """Profiling purposes are declared purposes; consent columns are booleans naming declared
+    purposes; a derivation reads personal data for profiling only from a dataset with a consent
+    column for that purpose, and a derivation that claims an upstream's profiling purpose reads
+    it for one (C5.2-9)."""
+    problems: list[Problem] = [
+        (f"profiling_purposes.{i}", f"{p!r} is not one of the purposes")
+        for i, p in enumerate(d.profiling_purposes)
+        if p not in d.purposes
+    ]
+    for i, col in enumerate(d.columns):
+        consent = col.role is ColumnRole.CONSENT
+        if consent and col.type is not ColumnType.BOOLEAN:
+            problems.append((f"columns.{i}.type", "a consent column is a boolean (C5.2-9)"))
+        if consent and not col.consent_to:
+            problems.append(
+                (f"columns.{i}.consent_to", "a consent column names the purposes it consents to")
+            )
+        if col.consent_to and not consent:
+            problems.append((f"columns.{i}.consent_to", "only a consent column has consent_to"))
+        problems += [
+            (f"columns.{i}.consent_to.{j}", f"{p!r} is not one of the purposes")
+            for j, p in enumerate(col.consent_to)
+            if p not in d.purposes
+        ]
+    for up in d.upstream:
+        upstream = decls.get(up)
+        if upstream is None or d.is_ingest:
+            continue
+        problems += _profiling_read_problems(d, upstream)
+    return problems
+
+
+def _profiling_read_problems(d: DatasetDeclaration, upstream: DatasetDeclaration) -> list[Problem]:
+    """A read for profiling needs a consent column to narrow to; a derivation claiming an
+    upstream's profiling purpose reads it for one (an undeclared purpose is reported apart)."""
+    up = upstream.key
+    purpose = d.upstream_purposes.get(up)
+    if purpose is None:
+        return []
+    if profiles(upstream, purpose):
+        if consent_columns(upstream, purpose):
+            return []
+        return [
+            (
+                f"upstream_purposes.{up}",
+                f"reads {up} for {purpose!r}, which profiles the persons in it, but {up} "
+                f"declares no consent column for {purpose!r} (role consent, consent_to), so "
+                "its rows cannot be limited to those who consented (C5.2-9)",
+            )
+        ]
+    claimed = [p for p in d.purposes if profiles(upstream, p)]
+    if claimed:
+        return [
+            (
+                f"upstream_purposes.{up}",
+                f"claims {up}'s profiling purpose {claimed[0]!r} but reads {up} for "
+                f"{purpose!r}: read it for {claimed[0]!r}, so only the "
+                "rows of persons who consented reach it (C5.2-9)",
+            )
+        ]
+    return []

@@ -9,6 +9,7 @@ store, computes, commits through the quality gate, and returns the version's mat
 import warnings
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from dagster import (
     AssetCheckResult,
@@ -26,17 +27,21 @@ from dagster import (
     PreviewWarning,
     asset,
 )
-from sqlalchemy import Engine
 
 from orchestration.declarations.catalog import Catalog, DeclaredDataset
 from orchestration.declarations.suites import Dimension
+from orchestration.defs.launcher import acting
 from orchestration.defs.metadata import declaration_metadata, version_metadata
 from orchestration.defs.resources import STEWARD
-from orchestration.disclosure.gate import DISCLOSURE, gate_for
-from orchestration.ledger.quality import results_for
+from orchestration.defs.ui_events import GOVERNANCE_CHECK, GOVERNANCE_DOC, state_evaluation
+from orchestration.detection.plan import DETECTION, DETECTION_DOC, plan
+from orchestration.disclosure.rules import DISCLOSURE, MissingDefaults, rule_for
 from orchestration.records import QualityResult, Version
 from orchestration.steward import Steward
 from orchestration.vocabulary import DISTRICT_ZONE, NO_PARTITION, CheckStatus, asset_path
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) is imported by a run, not by loading (issue 13)
+    from sqlalchemy import Engine
 
 # Declarative automation: a derived dataset follows its upstream, but only once every blocking
 # check of its upstream passed (C5.5-4, second layer). One object, shared by every asset.
@@ -84,6 +89,8 @@ def build_asset(dataset: DeclaredDataset, disclosure_checked: bool = False) -> A
     checks = [(dim.value, DIMENSION_DOC[dim]) for dim in Dimension]
     if disclosure_checked:
         checks.append((DISCLOSURE, DISCLOSURE_DOC))
+    if plan(decl):  # value detection at ingest (C5.2-4, C5.2-5)
+        checks.append((DETECTION, DETECTION_DOC))
 
     @asset(
         key=key,
@@ -105,6 +112,15 @@ def build_asset(dataset: DeclaredDataset, disclosure_checked: bool = False) -> A
                 partitions_def=partitions,
             )
             for name, doc in checks
+        ]
+        + [
+            AssetCheckSpec(
+                GOVERNANCE_CHECK,
+                asset=key,
+                blocking=False,
+                description=GOVERNANCE_DOC,
+                partitions_def=partitions,
+            )
         ],
         automation_condition=None if decl.is_ingest else FOLLOW_UPSTREAM_ONCE_CHECKED,
     )
@@ -119,7 +135,10 @@ def materialize_version(
 ) -> MaterializeResult:
     """Load the upstream versions, compute and commit one partition: the new version (with the
     exact versions it was made from, C5.5-2) and its quality results, as Dagster shows them."""
-    steward: Steward = getattr(context.resources, STEWARD)
+    steward = acting(context, getattr(context.resources, STEWARD))
+    # The run's own load of the declaration, with its transform imported: the code location
+    # loads the definitions without importing transforms (pandas), issue 13.
+    dataset = steward.catalog.get(dataset.key)
     producer = steward.producer
     partition = context.partition_key if context.has_partition_key else NO_PARTITION
     upstreams = producer.load_upstreams(dataset, partition, context.run_id)
@@ -128,12 +147,36 @@ def materialize_version(
     return MaterializeResult(
         metadata=version_metadata(version, dataset.declaration, upstreams.versions),
         data_version=DataVersion(version.content_hash),
-        check_results=check_results(steward.engine, version),
+        check_results=[
+            *check_results(steward.engine, version),
+            governance_result(steward, version),
+        ],
     )
 
 
-def check_results(engine: Engine, version: Version) -> Sequence[AssetCheckResult]:
+def governance_result(steward: Steward, version: Version) -> AssetCheckResult:
+    """The partition's state right after this version was committed (docs/ui.md)."""
+    from orchestration.governance.partition_state import partition_status
+
+    status = partition_status(
+        steward.engine, version.dataset, version.partition, steward.clock.now()
+    )
+    if status is None:  # the version just committed is promoted or quarantined: never here
+        raise RuntimeError(f"{version.label} has no state in the ledger")
+    evaluation = state_evaluation(version.dataset, version.partition, status)
+    return AssetCheckResult(
+        check_name=GOVERNANCE_CHECK,
+        passed=evaluation.passed,
+        severity=evaluation.severity,
+        description=evaluation.description,
+        metadata=evaluation.metadata,
+    )
+
+
+def check_results(engine: "Engine", version: Version) -> Sequence[AssetCheckResult]:
     """One blocking result per dimension of ``version``, as the ledger recorded them."""
+    from orchestration.ledger.quality import results_for
+
     return [check_result(result, version) for result in results_for(engine, version.id)]
 
 
@@ -162,6 +205,10 @@ def check_result(result: QualityResult, version: Version) -> AssetCheckResult:
         metadata["disclosure"] = MetadataValue.json(
             {c["type"]: c.get("detail") or {} for c in result.checks["checks"]}
         )
+    if result.dimension == DETECTION:  # counts only: rows scanned, rows hit (C5.2-4, C5.2-5)
+        metadata["detection"] = MetadataValue.json(
+            {c["type"]: c.get("detail") or {} for c in result.checks["checks"]}
+        )
     return AssetCheckResult(
         check_name=result.dimension,
         passed=result.status in NOT_BLOCKING,
@@ -174,7 +221,21 @@ def check_result(result: QualityResult, version: Version) -> AssetCheckResult:
 
 def build_assets(catalog: Catalog) -> list[AssetsDefinition]:
     """Every declared dataset's asset."""
-    return [
-        build_asset(catalog.get(k), disclosure_checked=gate_for(catalog, k) is not None)
-        for k in catalog.datasets
-    ]
+    checked = disclosure_checked(catalog)
+    return [build_asset(catalog.get(k), disclosure_checked=k in checked) for k in catalog.datasets]
+
+
+def disclosure_checked(catalog: Catalog) -> set[str]:
+    """The datasets with a blocking ``disclosure`` check (C3.3-1, C5.1-4): as
+    ``disclosure.gate.gate_for`` decides, without importing the gate (pandas) to load the
+    definitions. Missing district defaults still mean a check, one that fails."""
+    decls = {k: d.declaration for k, d in catalog.datasets.items()}
+    defaults = catalog.district.disclosure if catalog.district is not None else None
+    checked = set()
+    for key in decls:
+        try:
+            if rule_for(key, decls, defaults) is not None:
+                checked.add(key)
+        except MissingDefaults:
+            checked.add(key)
+    return checked

@@ -5,18 +5,23 @@ The jobs call the engine (the ``steward`` resource) and report what it did on ea
 page: observations for certificates, deadlines and holds, and a tombstone materialization for
 each purged partition (docs/ui.md); a failure fails the run.
 
-Each op first checks the run's database user against the access policy (``authorize``,
-C5.4-1): a refusal fails the run naming the missing role.
+Each op first checks whoever launched the run (the person the proxy authenticated for a UI
+launch, else the run's database user) against the access policy (``acting`` in
+``launcher.py``, C5.4-1): a refusal fails the run naming the missing role.
 """
 
 # No ``from __future__ import annotations`` here: Dagster reads the ops' ``context``
 # annotation when they are defined.
 from collections.abc import Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from dagster import (
+    AssetCheckEvaluation,
     AssetKey,
     AssetMaterialization,
     AssetObservation,
+    Config,
     DefaultScheduleStatus,
     Failure,
     JobDefinition,
@@ -26,17 +31,18 @@ from dagster import (
     job,
     op,
 )
+from pydantic import Field
 
-from orchestration.access.guard import AccessRefused, access_for
+from orchestration.defs.launcher import acting
 from orchestration.defs.metadata import purged_versions, tombstone_metadata, version_metadata
 from orchestration.defs.resources import STEWARD
-from orchestration.ledger.lineage import version_lineage
-from orchestration.ledger.requests import report_overdue
+from orchestration.defs.ui_events import state_evaluation
 from orchestration.records import Certificate
-from orchestration.retention.certificates import as_dict
-from orchestration.retention.sweep import SweepReport
 from orchestration.steward import Steward
 from orchestration.vocabulary import DISTRICT_ZONE, PurgeKind, asset_path
+
+if TYPE_CHECKING:  # the ledger and the sweep (SQLAlchemy, pandas) load in a run (issue 13)
+    from orchestration.retention.sweep import SweepReport
 
 
 def newest_state(
@@ -45,6 +51,8 @@ def newest_state(
     """A partition after a purge, recorded as its newest materialization because Dagster
     cannot wipe one (docs/ui.md): the version rewritten without the expired rows, or else a
     tombstone; nothing when no version of it was ever shown (an orphaned landing file)."""
+    from orchestration.ledger.lineage import version_lineage
+
     purged = purged_versions(certificate, partition)
     if not purged:
         return None
@@ -72,7 +80,7 @@ def newest_state(
     )
 
 
-def plan_events(report: SweepReport) -> Iterator[AssetObservation]:
+def plan_events(report: "SweepReport") -> Iterator[AssetObservation]:
     """Each partition's next deadline, and each partition a legal hold keeps past it."""
     for row in report.plan.deadlines:
         yield AssetObservation(
@@ -97,9 +105,11 @@ def plan_events(report: SweepReport) -> Iterator[AssetObservation]:
 
 
 def certificate_events(
-    steward: Steward, report: SweepReport
+    steward: Steward, report: "SweepReport"
 ) -> Iterator[AssetObservation | AssetMaterialization]:
     """Each certificate on its dataset's page, then each purged partition's newest state."""
+    from orchestration.retention.certificates import as_dict
+
     for certificate in report.certificates:
         if certificate.dataset not in steward.catalog.datasets:
             continue  # orphans of an undeclared landing folder: no asset to show them on
@@ -115,28 +125,44 @@ def certificate_events(
                 yield newest
 
 
+def state_evaluations(steward: Steward, report: "SweepReport") -> Iterator[AssetCheckEvaluation]:
+    """The ``governance`` check's result for each partition whose state changed without a
+    decision to show it (docs/ui.md): each one purged (or rewritten without its expired rows)
+    now, and each one whose waiver ran out in the last two days (two nightly sweeps' worth)."""
+    from orchestration.governance.partition_state import partition_status
+    from orchestration.ledger.quality import partitions_with_waivers_ending
+
+    now = steward.clock.now()
+    changed = {
+        (certificate.dataset, partition)
+        for certificate in report.certificates
+        if certificate.dataset in steward.catalog.datasets and certificate.kind != PurgeKind.ORPHANS
+        for partition in certificate.partitions["partitions"]
+    }
+    changed.update(partitions_with_waivers_ending(steward.engine, now - timedelta(days=2), now))
+    for dataset, partition in sorted(changed):
+        status = partition_status(steward.engine, dataset, partition, now)
+        if status is not None:
+            yield state_evaluation(dataset, partition, status)
+
+
 DEMO_MODE_LINE = (
     " On a SQLite ledger this runs in unauthenticated demo mode: nobody is authenticated, and "
     "governance jobs are refused unless STEWARD_ALLOW_UNAUTHENTICATED=1 (C5.4-1)."
 )
 
 
-def authorize(steward: Steward, command: str) -> None:
-    """Fail the run, naming the missing role, unless its database user may run ``command``
-    (the same name as the ``steward`` command that does the same, C5.4-1)."""
-    try:
-        access_for(steward.settings, steward.engine).require(command)
-    except AccessRefused as refused:
-        raise Failure(description=str(refused), allow_retries=False) from None
-
-
 @op(
     description="Plan and carry out the retention sweep as of now (C5.2-11).",
     required_resource_keys={STEWARD},
+    out={},  # it yields events, not outputs
 )
-def sweep_expired_personal_data(context: OpExecutionContext) -> None:
-    steward: Steward = getattr(context.resources, STEWARD)
-    authorize(steward, "sweep")
+def sweep_expired_personal_data(
+    context: OpExecutionContext,
+) -> Iterator[AssetObservation | AssetMaterialization]:
+    from orchestration.ledger.requests import report_overdue
+
+    steward = acting(context, getattr(context.resources, STEWARD), "sweep")
     report = steward.sweeper().run()  # a live sweep holding the lock: LockBusy fails the step
     for late in report_overdue(steward.engine, steward.clock.now(), steward.settings.actor):
         context.log.warning(f"subject request overdue (C5.2-6): incident {late.id}")
@@ -151,8 +177,12 @@ def sweep_expired_personal_data(context: OpExecutionContext) -> None:
             f"held past its deadline: {held.dataset} {held.partition} "
             f"(deadline {held.deadline.isoformat()}): {held.hold_reason}"
         )
-    for event in (*plan_events(report), *certificate_events(steward, report)):
-        context.log_event(event)
+    # Yielded events are stored as they come; logged ones when the op ends. So each partition's
+    # state is recorded after its tombstone and reads as its newest evaluation (docs/ui.md).
+    yield from plan_events(report)
+    yield from certificate_events(steward, report)
+    for evaluation in state_evaluations(steward, report):
+        context.log_event(evaluation)
     context.log.info(
         f"{len(report.certificates)} purge certificate(s), {len(report.incidents)} incident(s)"
     )
@@ -171,8 +201,7 @@ def sweep_expired_personal_data(context: OpExecutionContext) -> None:
     description="Re-read every backup copy and check it (C5.4-3).", required_resource_keys={STEWARD}
 )
 def verify_backup_copies(context: OpExecutionContext) -> None:
-    steward: Steward = getattr(context.resources, STEWARD)
-    authorize(steward, "backup verify")
+    steward = acting(context, getattr(context.resources, STEWARD), "backup verify")
     checks = list(steward.backups.verify(steward.settings.actor))
     failed = [c for c in checks if not c.ok]
     context.log.info(f"{len(checks) - len(failed)} of {len(checks)} copies verified")
@@ -201,15 +230,55 @@ def verify_backup_copies(context: OpExecutionContext) -> None:
 def anchor_audit_head(context: OpExecutionContext) -> None:
     from orchestration.ledger.anchors import anchor, anchor_store
 
-    steward: Steward = getattr(context.resources, STEWARD)
-    authorize(steward, "audit anchor")
+    steward = acting(context, getattr(context.resources, STEWARD), "audit anchor")
     s = steward.settings
     store = anchor_store(s.audit_anchor_uri, s.s3_endpoint_url, s.audit_anchor_retain_days)
-    made = anchor(steward.engine, store)
+    made = anchor(steward.engine, store, actor=s.actor, at=steward.clock.now())
     if made is None:
         context.log.info("the audit log is empty: nothing anchored")
     else:
-        context.log.info(f"anchored audit entry {made[0].seq} to {made[1]}")
+        context.log.info(f"anchored the heads of {len(made[0].chains)} audit chains to {made[1]}")
+
+
+class PartitionStatesConfig(Config):
+    """Which partitions' ``governance`` check to bring up to date with the ledger."""
+
+    dataset: str = Field(description="The dataset key, e.g. rail_os/ic_gate_events.")
+    partitions: list[str] = Field(
+        default_factory=list,
+        description="Days (YYYY-MM-DD) of a daily dataset; empty: every partition with versions.",
+    )
+
+
+@op(
+    description="Record each partition's state as its governance check result: promoted, "
+    "quarantined, waived, held or purged, as the ledger says now (C5.5-4, C5.2-11).",
+    required_resource_keys={STEWARD},
+)
+def show_partition_states(context: OpExecutionContext, config: PartitionStatesConfig) -> None:
+    from orchestration.governance.partition_state import partition_status
+    from orchestration.ledger.versions import partitions
+
+    steward = acting(context, getattr(context.resources, STEWARD))
+    if config.dataset not in steward.catalog.datasets:
+        raise Failure(
+            description=f"dataset {config.dataset!r} is not declared (e.g. rail_os/ic_gate_events)",
+            allow_retries=False,
+        )
+    now = steward.clock.now()
+    for partition in config.partitions or partitions(steward.engine, config.dataset):
+        status = partition_status(steward.engine, config.dataset, partition, now)
+        if status is not None:
+            context.log_event(state_evaluation(config.dataset, partition, status))
+
+
+@job(
+    name="governance_state",
+    description="Bring the governance check of a dataset's partitions up to date: each "
+    "decision (waive, revoke, hold, release) runs it for the partitions it touched.",
+)
+def governance_state() -> None:
+    show_partition_states()
 
 
 @job(
@@ -238,8 +307,7 @@ def audit_anchoring() -> None:
 def export_incidents_for_the_secretariat(context: OpExecutionContext) -> None:
     from orchestration.governance.incidents import export_incidents
 
-    steward: Steward = getattr(context.resources, STEWARD)
-    authorize(steward, "incidents")
+    steward = acting(context, getattr(context.resources, STEWARD), "incidents")
     folder = steward.settings.home / "reports" / "incidents"
     path = export_incidents(steward.engine, folder, steward.clock.now())
     context.log.info(f"wrote {path}")
@@ -254,7 +322,13 @@ def incident_export() -> None:
     export_incidents_for_the_secretariat()
 
 
-JOBS: list[JobDefinition] = [retention_sweep, backup_verification, audit_anchoring, incident_export]
+JOBS: list[JobDefinition] = [
+    retention_sweep,
+    backup_verification,
+    audit_anchoring,
+    incident_export,
+    governance_state,
+]
 SCHEDULES = [
     ScheduleDefinition(
         name="nightly_retention_sweep",

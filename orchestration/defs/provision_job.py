@@ -5,14 +5,21 @@ each clause. Each provision is shown on the dataset's page as an observation."""
 
 # No ``from __future__ import annotations`` here: Dagster reads the op's ``context`` and
 # ``config`` annotations when it is defined.
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from dagster import AssetKey, AssetObservation, Config, Failure, OpExecutionContext, job, op
 from pydantic import Field
 
-from orchestration.defs.jobs import DEMO_MODE_LINE, authorize
+from orchestration.defs.jobs import DEMO_MODE_LINE
+from orchestration.defs.launcher import acting
 from orchestration.defs.resources import STEWARD
+from orchestration.defs.ui_events import state_evaluation
 from orchestration.errors import BadInput
-from orchestration.steward import Steward
 from orchestration.vocabulary import asset_path
+
+if TYPE_CHECKING:  # the ledger (SQLAlchemy) loads in a run, not with the definitions (issue 13)
+    from orchestration.governance.partition_state import PartitionStatus
 
 
 class ProvideConfig(Config):
@@ -41,6 +48,10 @@ class _Observations:
             )
         )
 
+    def show_states(self, dataset: str, statuses: Mapping[str, "PartitionStatus"]) -> None:
+        for partition, status in statuses.items():
+            self.context.log_event(state_evaluation(dataset, partition, status))
+
 
 @op(
     description="Check, package, deliver and register one provision (C5.2-12, C5.5-5).",
@@ -49,8 +60,8 @@ class _Observations:
 def provide_dataset(context: OpExecutionContext, config: ProvideConfig) -> None:
     from orchestration.provision.service import Order
 
-    steward: Steward = getattr(context.resources, STEWARD)
-    authorize(steward, "provide")  # C5.4-1: the run's database user needs the role
+    # C5.4-1: whoever launched the run (or the run's database user) needs the role
+    steward = acting(context, getattr(context.resources, STEWARD), "provide")
     order = Order(
         config.dataset,
         config.recipient,

@@ -9,10 +9,15 @@ downstream succeeds. Quality reports, backups and the audit log are checked at t
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -21,7 +26,12 @@ from rich.table import Table
 from rich.tree import Tree
 
 from orchestration.clock import DISTRICT_TZ, FixedClock, SystemClock
-from orchestration.demo.providers import ic_gates, write_deliveries, write_delivery
+from orchestration.demo.providers import (
+    ic_gates,
+    upload_deliveries,
+    write_deliveries,
+    write_delivery,
+)
 from orchestration.demo.providers import write_faulty_gate_delivery as write_faulty_gates
 from orchestration.ledger import audit
 from orchestration.ledger.db import transaction
@@ -37,6 +47,7 @@ if TYPE_CHECKING:  # Dagster is imported when the story runs, not when the CLI s
     from dagster import DagsterInstance
 
     from orchestration.declarations.catalog import Catalog
+    from orchestration.ingest.area import S3LandingPath
     from orchestration.records import Version
 
 FIRST_DAY = date(2026, 11, 1)
@@ -120,6 +131,19 @@ class Story:
             self.out.print(f"  not run, behind a failed blocking check: {', '.join(held)}")
         return result.success
 
+    @contextmanager
+    def outbox(self) -> Iterator[Path]:
+        """Where providers write a delivery: the landing folder itself, or, when the landing
+        area is an S3 prefix (``STEWARD_LANDING_URI``), a temporary folder uploaded into it
+        and removed, as a provider on another machine would deliver (no local copy is left)."""
+        landing = self.steward.landing
+        if isinstance(landing, Path):
+            yield landing
+            return
+        with tempfile.TemporaryDirectory() as box:
+            yield Path(box)
+            upload_deliveries(Path(box), landing)
+
     def declarations(self) -> None:
         self.out.rule("1. Declarations")
         zones = sorted({d.declaration.zone.value for d in self.catalog.datasets.values()})
@@ -130,12 +154,13 @@ class Story:
 
     def deliveries(self) -> None:
         self.out.rule("2. Providers deliver files to the landing area")
-        landing = self.settings.landing_dir
-        files = write_deliveries(landing, self.days)
+        with self.outbox() as box:
+            files = write_deliveries(box, self.days)
+            write_faulty_gates(box, self.days[-1])
         self.out.print(
-            f"{len(files)} provider files for {self.days[0]}..{self.days[-1]} in {landing}"
+            f"{len(files)} provider files for {self.days[0]}..{self.days[-1]} in "
+            f"{self.steward.landing}"
         )
-        write_faulty_gates(landing, self.days[-1])
         self.out.print(
             f"the IC-gate delivery for {self.days[-1]} arrives faulty (a gate-controller "
             "firmware bug)"
@@ -160,7 +185,8 @@ class Story:
         self.out.print(f"a later run of {OD_MATRIX} alone, for {last}:")
         self.materialize([OD_MATRIX], last.isoformat(), f"{OD_MATRIX} {last}")
         self.report(faulty)
-        write_delivery(self.settings.landing_dir, "ic_gates", last, ic_gates(7, last))
+        with self.outbox() as box:
+            write_delivery(box, "ic_gates", last, ic_gates(7, last))
         self.out.print(
             "the operator corrects the delivery; the gate events and what is made from them "
             "run again:"
@@ -256,12 +282,12 @@ class Story:
 
         self.out.rule("9. Two people ask to be erased, along lineage (C5.2-6)")
         requests = self.steward.subject_requests()
-        landing = self.settings.landing_dir
+        landing = self.steward.landing
         users = sorted((landing / "app_users").glob("*.csv"))[-1]
         gates = sorted((landing / "ic_gates").glob("*.csv"))[0]
         people = (
-            ("app_user_id", pd.read_csv(users, dtype=str)["user_id"].iloc[0]),
-            ("ic_card_pseudonym", pd.read_csv(gates, dtype=str)["card_pseudonym"].iloc[0]),
+            ("app_user_id", read_delivery(users)["user_id"].iloc[0]),
+            ("ic_card_pseudonym", read_delivery(gates)["card_pseudonym"].iloc[0]),
         )
         for kind, identifier in people:
             request = requests.erase(requests.subject(kind, identifier))
@@ -377,9 +403,9 @@ class Story:
         """The camera operator withdraws double-counted detections (every tenth row)."""
         landing = self.catalog.declaration(CAMERAS).landing
         assert landing is not None
-        path = self.settings.landing_dir / landing.folder / f"{day}.csv"
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        frame[frame.index % 10 != 9].to_csv(path, index=False)
+        path = self.steward.landing / landing.folder / f"{day}.csv"
+        frame = read_delivery(path)
+        path.write_bytes(frame[frame.index % 10 != 9].to_csv(index=False).encode())
 
 
 PROVISIONS = (
@@ -405,6 +431,11 @@ def story_settings(settings: Settings, last: date) -> Settings:
         return settings
     morning = datetime.combine(last + timedelta(days=1), time(9), DISTRICT_TZ)
     return replace(settings, clock=FixedClock(morning))
+
+
+def read_delivery(path: Path | S3LandingPath) -> pd.DataFrame:
+    """A delivery in the landing folder or the S3 landing prefix, every cell as text."""
+    return pd.read_csv(io.BytesIO(path.read_bytes()), dtype=str, keep_default_na=False)
 
 
 def lineage_tree(node: LineageNode, tree: Tree | None = None) -> Tree:

@@ -18,12 +18,16 @@ import pandas as pd
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.suites import Severity
 from orchestration.disclosure import microdata, tables
-from orchestration.disclosure.rules import MicrodataRule, MissingDefaults, Rule, TableRule, rule_for
+from orchestration.disclosure.rules import (
+    DISCLOSURE,
+    MicrodataRule,
+    MissingDefaults,
+    Rule,
+    TableRule,
+    rule_for,
+)
 from orchestration.quality.evaluation import CheckResult, DimensionResult, check_score
 from orchestration.vocabulary import CheckStatus
-
-DISCLOSURE = "disclosure"
-"""The quality-result dimension disclosure control is recorded under."""
 
 MIN_CELL_COUNT = "disclosure_min_cell_count"
 TOTALS = "disclosure_suppression_not_recoverable"

@@ -39,6 +39,9 @@ class MicrodataRule:
 
 Rule = TableRule | MicrodataRule
 
+DISCLOSURE = "disclosure"
+"""The quality-result dimension disclosure control is recorded under."""
+
 
 def rule_for(
     key: str, decls: dict[str, DatasetDeclaration], defaults: DisclosureDefaults | None

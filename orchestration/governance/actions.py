@@ -76,6 +76,7 @@ class GovernanceActions:
                 "waiver_actor": waiver.actor,
             },
         )
+        self._show(version.dataset, version.partition)
         return waiver
 
     def revoke(self, version: Version, reason: str) -> list[Waiver]:
@@ -93,6 +94,7 @@ class GovernanceActions:
                 "waiver_actor": self.actor,
             },
         )
+        self._show(version.dataset, version.partition)
         return revoked
 
     def hold(
@@ -132,6 +134,7 @@ class GovernanceActions:
                 "hold_actor": placed.actor,
             },
         )
+        self._show(dataset, partition)
         return placed
 
     def release(self, dataset: str, partition: str | None) -> list[Hold]:
@@ -142,7 +145,21 @@ class GovernanceActions:
         self.reporter.report(
             dataset, partition or None, {"legal_hold": f"released by {self.actor}"}
         )
+        self._show(dataset, partition)
         return list(released)
+
+    def _show(self, dataset: str, partition: str | None) -> None:
+        """Show each affected partition's state as the ledger says it is now; a decision on
+        a whole dataset affects every partition it has versions of."""
+        from orchestration.governance.partition_state import partition_status
+        from orchestration.ledger.versions import partitions
+
+        now = self.clock.now()
+        affected = [partition] if partition is not None else partitions(self.engine, dataset)
+        statuses = {p: partition_status(self.engine, dataset, p, now) for p in affected}
+        shown = {p: status for p, status in statuses.items() if status is not None}
+        if shown:
+            self.reporter.show_states(dataset, shown)
 
     def retire(self, dataset: str, retirer: Retirer) -> Certificate | ApprovalRequest:
         """Purge every version of a dataset whose service ended; it is never made again.

@@ -5,7 +5,11 @@ to the instance (``orchestration/defs/``), tests pass a list-backed one or :data
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from orchestration.governance.partition_state import PartitionStatus
 
 
 class DecisionReporter(Protocol):
@@ -14,9 +18,18 @@ class DecisionReporter(Protocol):
         holds identifiers, actors, reasons and instants, never a dataset value."""
         ...
 
+    def show_states(self, dataset: str, statuses: Mapping[str, PartitionStatus]) -> None:
+        """Show what partitions of ``dataset`` are after a decision (by partition, "" for an
+        unpartitioned dataset): promoted, quarantined, waived, held or purged, as the ledger
+        says now."""
+        ...
+
 
 class _Silent:
     def report(self, dataset: str, partition: str | None, metadata: dict[str, Any]) -> None:
+        return None
+
+    def show_states(self, dataset: str, statuses: Mapping[str, PartitionStatus]) -> None:
         return None
 
 

@@ -1,11 +1,14 @@
-"""Anchors of the audit log's head outside the ledger (C5.4-1).
+"""Anchors of the audit log's chain heads outside the ledger (C5.4-1).
 
-An anchor records the newest entry's seq, hash and MAC and the real time it was taken, in a
-place the ledger's writers cannot rewrite: a folder of write-once files (created exclusively,
-read-only, never overwritten) or an S3 bucket with Object Lock, each anchor an object version
-locked in COMPLIANCE mode. ``steward audit verify`` reads every anchor: the entry at an
-anchored seq must carry the anchored MAC, and an anchor beyond the log's end means its tail
-was deleted. A rewrite is therefore detectable back to the newest anchor taken before it.
+An anchor records every chain's newest entry (seq, hash, MAC: the district chain's and each
+dataset's) and the real time it was taken, in a place the ledger's writers cannot rewrite: a
+folder of write-once files (created exclusively, read-only, never overwritten) or an S3 bucket
+with Object Lock, each anchor an object version locked in COMPLIANCE mode. Anchoring first
+seals every chain's head into the district chain (``audit.seal_chains``), so the ledger holds
+the same record under the key. ``steward audit verify`` reads every anchor: the entry at an
+anchored seq of a chain must carry the anchored MAC, and an anchor beyond a chain's end means
+its tail was deleted. A rewrite is therefore detectable back to the newest anchor taken before
+it. Anchors written before revision 0008 (format 1) record the district chain only.
 """
 
 from __future__ import annotations
@@ -23,25 +26,35 @@ from urllib.parse import urlparse
 from sqlalchemy import Engine
 
 from orchestration.errors import BadInput, StewardError
-from orchestration.ledger.audit import head_link
+from orchestration.ledger.audit import DISTRICT, Finding, Link, seal_chains
+from orchestration.vocabulary import AuditProblem
 
-FORMAT = "city-steward audit anchor 1"
+FORMAT = "city-steward audit anchor 2"
+FORMAT_1 = "city-steward audit anchor 1"
 
 
 @dataclass(frozen=True)
 class Anchor:
-    seq: int
-    hash: str
-    mac: str | None
+    chains: dict[str, Link]
     anchored_at: datetime
+
+    @property
+    def seq(self) -> int:
+        """The district chain's newest entry (the seal written with this anchor)."""
+        return self.chains.get(DISTRICT, (0, "", None))[0]
+
+    @property
+    def mac(self) -> str | None:
+        return self.chains.get(DISTRICT, (0, "", None))[2]
 
     def encode(self) -> bytes:
         return json.dumps(
             {
                 "format": FORMAT,
-                "seq": self.seq,
-                "hash": self.hash,
-                "mac": self.mac,
+                "chains": {
+                    name: {"seq": seq, "hash": digest, "mac": mac}
+                    for name, (seq, digest, mac) in sorted(self.chains.items())
+                },
                 "anchored_at": self.anchored_at.isoformat(timespec="microseconds"),
             },
             sort_keys=True,
@@ -54,13 +67,17 @@ class Anchor:
 
 def decode(data: bytes) -> Anchor:
     body = json.loads(data)
-    if body.get("format") != FORMAT:
+    if not isinstance(body, dict) or body.get("format") not in (FORMAT, FORMAT_1):
         raise ValueError("not an audit anchor")
+    at = datetime.fromisoformat(body["anchored_at"])
+    if body["format"] == FORMAT_1:
+        return Anchor({DISTRICT: (int(body["seq"]), str(body["hash"]), body["mac"])}, at)
     return Anchor(
-        int(body["seq"]),
-        str(body["hash"]),
-        body["mac"],
-        datetime.fromisoformat(body["anchored_at"]),
+        {
+            str(name): (int(head["seq"]), str(head["hash"]), head["mac"])
+            for name, head in body["chains"].items()
+        },
+        at,
     )
 
 
@@ -207,41 +224,79 @@ def anchor_store(uri: str, endpoint: str | None, retain_days: int) -> AnchorStor
     return FolderAnchors(Path(uri).resolve())
 
 
-def anchor(engine: Engine, store: AnchorStore) -> tuple[Anchor, str] | None:
-    """Write the head (after checking its seal) to the store; None for an empty log."""
-    link = head_link(engine)
-    if link is None:
+def anchor(
+    engine: Engine, store: AnchorStore, *, actor: str, at: datetime
+) -> tuple[Anchor, str] | None:
+    """Seal every chain's head into the district chain (after checking each head's seal),
+    then write every head to the store; None for an empty log."""
+    links = seal_chains(engine, at=at, actor=actor)
+    if not links:
         return None
-    seq, digest, mac = link
-    made = Anchor(seq, digest, mac, datetime.now(UTC))
+    made = Anchor(links, datetime.now(UTC))
     return made, store.put(made.name, made.encode())
 
 
 def check_anchors(
-    store: AnchorStore, links: dict[int, tuple[str, str | None]]
-) -> tuple[int, list[str], list[str]]:
-    """(anchors read, problems, notes): each anchor against the entry at its seq."""
-    last = max(links, default=0)
-    count, problems = 0, []
+    store: AnchorStore, links: dict[str, dict[int, tuple[str, str | None]]]
+) -> tuple[int, list[Finding], list[str]]:
+    """(anchors read, findings, notes): each anchored chain head against the entry at its
+    seq in that chain."""
+    count, findings = 0, []
     for name, data in store.read():
         count += 1
         try:
             a = decode(data)
-        except (ValueError, KeyError, TypeError):
-            problems.append(f"anchor {name} cannot be read as an anchor: it was altered")
+        except (ValueError, KeyError, TypeError, AttributeError):
+            findings.append(
+                Finding(
+                    DISTRICT,
+                    AuditProblem.ANCHOR,
+                    f"anchor {name} cannot be read as an anchor: it was altered",
+                )
+            )
             continue
         when = a.anchored_at.isoformat(timespec="seconds")
-        if a.seq > last:
-            problems.append(
-                f"anchor {name} (taken {when}) records entry {a.seq}, but the log ends at "
-                f"entry {last}: entries at the end were deleted"
-            )
-        elif a.seq not in links:
-            problems.append(f"anchor {name} records entry {a.seq}, which the log lacks")
-        elif links[a.seq] != (a.hash, a.mac):
-            problems.append(
-                f"anchor {name} (taken {when}): entry {a.seq} differs from the one anchored: "
-                "the chain was rewritten after it"
-            )
+        for chain, (seq, digest, mac) in sorted(a.chains.items()):
+            found = _against(f"anchor {name} (taken {when})", chain, seq, (digest, mac), links)
+            if found is not None:
+                findings.append(found)
     notes = [] if count else [f"no anchors at {store.location}: run `steward audit anchor`"]
-    return count, problems, notes
+    return count, findings, notes
+
+
+def _against(
+    anchor: str,
+    chain: str,
+    seq: int,
+    link: tuple[str, str | None],
+    links: dict[str, dict[int, tuple[str, str | None]]],
+) -> Finding | None:
+    entries = links.get(chain, {})
+    last = max(entries, default=0)
+    if seq > last:
+        return Finding(
+            chain,
+            AuditProblem.ANCHOR,
+            f"chain {chain}: {anchor} records entry {seq}, but the chain ends at entry {last}: "
+            "entries at the end were deleted",
+            last + 1,
+            seq,
+        )
+    if seq not in entries:
+        return Finding(
+            chain,
+            AuditProblem.ANCHOR,
+            f"chain {chain}: {anchor} records entry {seq}, which the chain lacks",
+            seq,
+            seq,
+        )
+    if entries[seq] != link:
+        return Finding(
+            chain,
+            AuditProblem.ANCHOR,
+            f"chain {chain}: {anchor}: entry {seq} differs from the one anchored: the chain "
+            "was rewritten after it",
+            seq,
+            seq,
+        )
+    return None

@@ -222,3 +222,19 @@ def active_waiver(engine: Engine, version_id: int, now: datetime) -> records.Wai
             .limit(1)
         )
         return None if row is None else rows.waiver(row)
+
+
+def partitions_with_waivers_ending(
+    engine: Engine, after: datetime, until: datetime
+) -> list[tuple[str, str]]:
+    """The (dataset, partition) pairs whose version had a waiver expire in (after, until]:
+    their state changed by itself, with no decision to show it (docs/ui.md)."""
+    with transaction(engine) as s:
+        query = (
+            select(DatasetVersion.dataset, DatasetVersion.partition)
+            .join(Waiver, Waiver.version_id == DatasetVersion.id)
+            .where(Waiver.expires_at > after, Waiver.expires_at <= until)
+            .distinct()
+            .order_by(DatasetVersion.dataset, DatasetVersion.partition)
+        )
+        return [(row.dataset, row.partition) for row in s.execute(query)]

@@ -44,6 +44,7 @@ class Logged(NamedTuple):
     partition: str | None
     version: int | None
     detail: dict[str, Any]
+    chain: str
 
 
 def label(key: VersionKey) -> str:
@@ -51,8 +52,13 @@ def label(key: VersionKey) -> str:
     return f"{dataset} {partition or '-'} v{number}"
 
 
-def replay(session: Session, entries: Sequence[Logged]) -> list[str]:
-    """Every disagreement between the ledger's rows and what the log says happened."""
+Problem = tuple[str | None, str]
+"""A disagreement: the dataset it is about (None for the district) and a sentence naming it."""
+
+
+def replay(session: Session, entries: Sequence[Logged]) -> list[Problem]:
+    """Every disagreement between the ledger's rows and what the log says happened. Entries
+    about one version are in one chain, so each chain's own order is all the replay needs."""
     certificates = {c.id: c for c in session.scalars(select(PurgeCertificate))}
     said, problems = _statuses(entries, certificates)
     problems += _versions(session, said)
@@ -63,11 +69,11 @@ def replay(session: Session, entries: Sequence[Logged]) -> list[str]:
 
 def _statuses(
     entries: Sequence[Logged], certificates: dict[int, PurgeCertificate]
-) -> tuple[dict[VersionKey, VersionStatus], list[str]]:
+) -> tuple[dict[VersionKey, VersionStatus], list[Problem]]:
     """The status the log's last status-changing entry gives each version; and the
     certificates the log does not account for."""
     said: dict[VersionKey, VersionStatus] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     named: set[int] = set()
     for e in entries:
         if e.action in SETS and e.version is not None and e.dataset:
@@ -78,8 +84,9 @@ def _statuses(
         elif e.action == AuditAction.PURGE:
             problems += _purged(e, certificates, said, named)
     for cid in sorted(set(certificates) - named):
+        dataset = certificates[cid].dataset
         problems.append(
-            f"purge certificate {cid} ({certificates[cid].dataset}): no audit entry records it"
+            (dataset, f"purge certificate {cid} ({dataset}): no audit entry records it")
         )
     return said, problems
 
@@ -89,18 +96,27 @@ def _purged(
     certificates: dict[int, PurgeCertificate],
     said: dict[VersionKey, VersionStatus],
     named: set[int],
-) -> list[str]:
+) -> list[Problem]:
     cid = e.detail.get("certificate")
     certificate = certificates.get(cid) if isinstance(cid, int) else None
     if certificate is None:
-        return [f"entry {e.seq} (purge) names purge certificate {cid}, which the ledger lacks"]
+        return [
+            (
+                e.dataset,
+                f"chain {e.chain}, entry {e.seq} (purge) names purge certificate {cid}, which "
+                "the ledger lacks",
+            )
+        ]
     named.add(certificate.id)
     listed = (certificate.versions or {}).get("versions", [])
     pairs = [(str(v["partition"]), int(v["version"])) for v in listed]
     if sorted(n for _, n in pairs) != sorted(e.detail.get("versions", [])):
         return [
-            f"purge certificate {certificate.id}: its versions disagree with entry {e.seq} "
-            "that records it"
+            (
+                certificate.dataset,
+                f"purge certificate {certificate.id}: its versions disagree with chain "
+                f"{e.chain}, entry {e.seq} that records it",
+            )
         ]
     ends = VersionStatus.REJECTED if certificate.kind == PurgeKind.ORPHANS else VersionStatus.PURGED
     for partition, number in pairs:
@@ -108,8 +124,8 @@ def _purged(
     return []
 
 
-def _versions(session: Session, said: dict[VersionKey, VersionStatus]) -> list[str]:
-    problems = []
+def _versions(session: Session, said: dict[VersionKey, VersionStatus]) -> list[Problem]:
+    problems: list[Problem] = []
     found = session.execute(
         select(
             DatasetVersion.dataset,
@@ -124,15 +140,21 @@ def _versions(session: Session, said: dict[VersionKey, VersionStatus]) -> list[s
         seen.add(key)
         logged = said.get(key)
         if logged is None:
-            problems.append(f"{label(key)}: ledger says {status}, the audit log never records it")
+            problems.append(
+                (dataset, f"{label(key)}: ledger says {status}, the audit log never records it")
+            )
         elif logged != status:
-            problems.append(f"{label(key)}: ledger says {status}, the audit log says {logged}")
+            problems.append(
+                (dataset, f"{label(key)}: ledger says {status}, the audit log says {logged}")
+            )
     for key in sorted(set(said) - seen):
-        problems.append(f"{label(key)}: the audit log records it, the ledger has no such version")
+        problems.append(
+            (key[0], f"{label(key)}: the audit log records it, the ledger has no such version")
+        )
     return problems
 
 
-def _waivers(session: Session, entries: Sequence[Logged]) -> list[str]:
+def _waivers(session: Session, entries: Sequence[Logged]) -> list[Problem]:
     logged = Counter(
         (e.dataset, e.partition or "", e.version)
         for e in entries
@@ -146,34 +168,43 @@ def _waivers(session: Session, entries: Sequence[Logged]) -> list[str]:
         ).tuples()
     )
     return [
-        f"{label(key)}: the ledger has {n} waiver(s), the audit log records {logged[key]}"
+        (key[0], f"{label(key)}: the ledger has {n} waiver(s), the audit log records {logged[key]}")
         for key, n in sorted(rows.items())
         if n > logged[key]
     ]
 
 
-def _holds(session: Session, entries: Sequence[Logged]) -> list[str]:
+def _holds(session: Session, entries: Sequence[Logged]) -> list[Problem]:
     placed = Counter((e.dataset, e.partition) for e in entries if e.action == AuditAction.HOLD)
     released = {
         e.detail.get("hold") for e in entries if e.action == AuditAction.RELEASE and e.detail
     }
     holds = list(session.scalars(select(LegalHold).order_by(LegalHold.id)))
     rows = Counter((h.dataset, h.partition) for h in holds)
-    problems = [
-        f"holds on {dataset} {partition or '(every partition)'}: the ledger has {n}, "
-        f"the audit log records {placed[(dataset, partition)]}"
+    problems: list[Problem] = [
+        (
+            dataset,
+            f"holds on {dataset} {partition or '(every partition)'}: the ledger has {n}, "
+            f"the audit log records {placed[(dataset, partition)]}",
+        )
         for (dataset, partition), n in sorted(rows.items(), key=str)
         if n > placed[(dataset, partition)]
     ]
     for h in holds:
         if h.released_at is not None and h.id not in released:
             problems.append(
-                f"hold {h.id} on {h.dataset}: the ledger says released, the audit log records "
-                "no release"
+                (
+                    h.dataset,
+                    f"hold {h.id} on {h.dataset}: the ledger says released, the audit log "
+                    "records no release",
+                )
             )
         elif h.released_at is None and h.id in released:
             problems.append(
-                f"hold {h.id} on {h.dataset}: the audit log records its release, the ledger "
-                "says it is active"
+                (
+                    h.dataset,
+                    f"hold {h.id} on {h.dataset}: the audit log records its release, the ledger "
+                    "says it is active",
+                )
             )
     return problems

@@ -262,11 +262,18 @@ class AuditEntry(Base):
     """Append-only record of every state change and read (C5.4-1), chained twice: ``hash`` is
     an unkeyed SHA-256 over the fields and ``prev_hash``; ``mac`` an HMAC-SHA256, keyed by a
     file outside this database, over the previous entry's MAC, ``hash`` and ``recorded_at``.
-    Entries written before keyed MACs (revision 0005) have neither ``mac`` nor ``recorded_at``."""
+    Entries written before keyed MACs (revision 0005) have neither ``mac`` nor ``recorded_at``.
+    From revision 0008 each dataset has a chain of its own (``chain``, numbered by
+    ``chain_seq``); ``seq`` is only the row's number, given by the database."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (UniqueConstraint("chain", "chain_seq", name="uq_audit_log_chain_seq"),)
 
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(
+        String(160), doc="the dataset the entry is about, or 'district' (revision 0008)"
+    )
+    chain_seq: Mapped[int] = mapped_column(Integer, doc="the entry's place in its chain")
     at: Mapped[datetime] = mapped_column(doc="the instant acted as of (the injected clock)")
     actor: Mapped[str] = mapped_column(String(160))
     action: Mapped[str] = mapped_column(String(32))
@@ -290,11 +297,14 @@ class AuditEntry(Base):
 class AuditHead(Base):
     """The chain's newest entry, so a deleted tail is detected; its row is the append lock.
     ``seal`` is a keyed MAC over (seq, the newest entry's MAC): a head moved back over a
-    deleted tail cannot be resealed without the key."""
+    deleted tail cannot be resealed without the key. One row per chain (revision 0008): an
+    append locks only its own chain's row."""
 
     __tablename__ = "audit_head"
+    __table_args__ = (UniqueConstraint("chain", name="uq_audit_head_chain"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(160))
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
     mac: Mapped[str | None] = mapped_column(String(64))

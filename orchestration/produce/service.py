@@ -15,12 +15,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from orchestration.detection.gate import gate_for as detection_gate_for
 from orchestration.disclosure.gate import gate_for
 from orchestration.errors import BadInput, ProviderFileError
 from orchestration.ingest.landing import delivery_path, read_delivery
 from orchestration.ledger.refusals import record_refusal
 from orchestration.ledger.retired import retirement
 from orchestration.lineage_events import NO_EVENTS, LineageEvents
+from orchestration.produce.consent import read_purpose
 from orchestration.quality.evaluation import DimensionResult, evaluate
 from orchestration.quality.ledger import record_results
 from orchestration.store.frames import EncodedFrame, encode, run_transform
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from orchestration.clock import Clock
     from orchestration.declarations.catalog import Catalog, DeclaredDataset
     from orchestration.records import Version
-    from orchestration.store.versions import VersionStore
+    from orchestration.store.versions import Narrowing, VersionStore
 
 
 @dataclass(frozen=True)
@@ -87,24 +89,33 @@ class Producer:
     def load_upstreams(
         self, dataset: DeclaredDataset, partition: str, run_id: str | None
     ) -> Upstreams:
-        """The readable versions of every upstream that ``partition`` is made from."""
+        """The readable versions of every upstream that ``partition`` is made from, each read
+        for its declared purpose: a profiling read gets only the rows of persons who consented
+        to it (C5.2-9), whatever the transform does."""
         frames, versions = {}, []
-        for up in dataset.declaration.upstream:
-            loaded = self.load_input(
-                up, self.upstream_partitions(up, partition), dataset.key, run_id
-            )
+        decl = dataset.declaration
+        for up in decl.upstream:
+            narrow = read_purpose(decl, self.catalog.declaration(up))
+            parts = self.upstream_partitions(up, partition)
+            loaded = self.load_input(up, parts, dataset.key, run_id, narrow)
             frames[up] = loaded.frame
             versions += loaded.versions
         return Upstreams(frames, versions)
 
     def load_input(
-        self, upstream: str, partitions: Sequence[str], reader: str, run_id: str | None
+        self,
+        upstream: str,
+        partitions: Sequence[str],
+        reader: str,
+        run_id: str | None,
+        narrow: Narrowing | None = None,
     ) -> LoadedInput:
-        """The promoted current versions of ``upstream``'s partitions, read and audit-logged."""
+        """The promoted current versions of ``upstream``'s partitions, read and audit-logged,
+        each narrowed to the rows ``narrow`` keeps."""
         frames, versions = [], []
         for partition in partitions:
             version = self.store.readable(upstream, partition, reader)
-            frames.append(self.store.read(version, reader, self.actor, run_id))
+            frames.append(self.store.read(version, reader, self.actor, run_id, narrow))
             versions.append(version)
         frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
         return LoadedInput(frame, versions)
@@ -154,11 +165,17 @@ class Producer:
         if controlled is not None and controlled.changed:
             produced = Produced(controlled.table, encode(controlled.table), produced.sources)
         made = Provenance(run_id, self.actor, tuple(v.id for v in inputs), produced.sources)
+        # Detection on values at ingest (C5.2-4, C5.2-5): a hit is one more blocking dimension
+        # and an incident naming the column and detector, never the value.
+        detection = detection_gate_for(dataset.declaration)
+        scanned = detection.scan(produced.table) if detection is not None else None
 
         def gate(version: Version) -> str | None:
             results = self._evaluate_quality(dataset, partition, produced.table, run_id)
             if disclosure is not None and controlled is not None:
                 results.append(disclosure.evaluate(controlled))
+            if detection is not None and scanned is not None:
+                results.append(detection.evaluate(scanned))
             declared = self.catalog.suite_of(dataset.key)
             record_results(
                 self.engine,
@@ -169,6 +186,8 @@ class Producer:
                 self.actor,
                 self.clock.now(),
             )
+            if detection is not None and scanned is not None:
+                detection.report(self.engine, version, scanned, self.actor, self.clock.now())
             blocking = [f"{r.dimension} {r.status}" for r in results if r.blocks]
             return f"quality suite: {', '.join(blocking)}" if blocking else None
 

@@ -26,12 +26,14 @@ from orchestration.errors import (
 )
 from orchestration.governance.reporting import SILENT, DecisionReporter
 from orchestration.ledger.provisions import NewProvision, record_provision
+from orchestration.produce.consent import for_purpose
 from orchestration.provision import rules
 from orchestration.provision.rules import Refusal, Request
 from orchestration.provision.terms import build_terms, terms_text
 from orchestration.vocabulary import DISTRICT_TZ, NO_PARTITION, VersionStatus
 
 if TYPE_CHECKING:
+    import pandas as pd
     from sqlalchemy import Engine
 
     from orchestration.declarations.catalog import Catalog, DeclaredDataset
@@ -186,6 +188,13 @@ class Provisioner:
                 found.append(Refusal("C5.5-4", f"{version.label} is {version.status}"))
         return found
 
+    def _read(self, dataset: DeclaredDataset, request: Request, version: Version) -> pd.DataFrame:
+        """A provided version's rows; provided for a profiling purpose, only those of persons
+        who consented to it (C5.2-9)."""
+        narrow = for_purpose(dataset.declaration, request.purpose)
+        reader = f"provision to {request.recipient}"
+        return self.store.read(version, reader, self.actor, narrow=narrow)
+
     def _package(
         self, dataset: DeclaredDataset, request: Request, versions: Sequence[Version]
     ) -> Package:
@@ -212,7 +221,7 @@ class Provisioner:
         suite = self.catalog.suite_of(dataset.key)
         for version in versions:
             stem = _stem(version)
-            frame = self.store.read(version, f"provision to {request.recipient}", self.actor)
+            frame = self._read(dataset, request, version)
             buffer = io.BytesIO()
             frame[list(request.columns)].to_parquet(buffer, index=False)
             contents[f"data/{stem}.parquet"] = buffer.getvalue()

@@ -1,12 +1,22 @@
 """Evaluating a suite against one version's table.
 
-GX Core runs the GX expectations (ephemeral context, progress bars and analytics off, imported
-only here because the import costs seconds). The cross-dataset reference check is ours. What
-comes out is built field by field from counts and percentages: raw unexpected values, row
-indices and, for personal, pseudonymized or confidential data, observed values never leave
-this module (design invariant 1). Nor does an exception's text, for any classification: GX's
-and pandas' messages may quote a cell, so only the exception type, or a column name the suite
-declares, is kept.
+The GX expectations run on one of two engines, chosen in one place, ``STEWARD_QUALITY_ENGINE``
+(``QualityEngine``; default ``vectorized``):
+
+- ``gx``: GX Core's pandas engine (ephemeral context, progress bars and analytics off, imported
+  only when used because the import costs seconds). It is the reference.
+- ``vectorized``: ``vectorized.py``, the same semantics for the expectation types the suites use,
+  several times faster than GX Core (docs/benchmarks.md). An expectation it does not reproduce
+  (another type, an unknown kwarg, a dtype it leaves alone) is evaluated by GX Core in the same
+  call, never skipped. Each check result names the engine that evaluated it, and
+  ``ENGINE_COUNTS`` counts them per process. ``tests/unit/test_gx_equivalence.py`` proves the
+  two agree (C5.5-1).
+
+The cross-dataset reference check is ours. What comes out is built field by field from counts
+and percentages: raw unexpected values, row indices and, for personal, pseudonymized or
+confidential data, observed values never leave this module (design invariant 1). Nor does an
+exception's text, for any classification: GX's and pandas' messages may quote a cell, so only
+the exception type, or a column name the suite declares, is kept.
 """
 
 from __future__ import annotations
@@ -14,6 +24,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -28,8 +39,13 @@ from orchestration.declarations.suites import (
     Severity,
     SuiteFile,
 )
-from orchestration.vocabulary import CheckStatus
+from orchestration.errors import BadInput
+from orchestration.quality import vectorized
+from orchestration.vocabulary import CheckStatus, QualityEngine
 
+ENGINE_VARIABLE = "STEWARD_QUALITY_ENGINE"
+# GX expectations evaluated in this process, per engine: which engine did the work is testable.
+ENGINE_COUNTS: Counter[QualityEngine] = Counter()
 SENSITIVE = {Classification.PERSONAL, Classification.PSEUDONYMIZED, Classification.CONFIDENTIAL}
 WITHHELD = "its message is withheld because it may quote a data value"
 
@@ -54,6 +70,7 @@ class CheckResult:
     unexpected_percent: float | None = None
     observed_value: Any = None
     error: str | None = None
+    engine: str | None = None  # QualityEngine of a GX expectation; None for our own checks
 
 
 @dataclass(frozen=True)
@@ -73,25 +90,84 @@ class DimensionResult:
         return {**asdict(self), "blocks": self.blocks}
 
 
+def selected_engine(env: dict[str, str] | None = None) -> QualityEngine:
+    """The engine ``STEWARD_QUALITY_ENGINE`` names (default vectorized)."""
+    value = (os.environ if env is None else env).get(ENGINE_VARIABLE) or QualityEngine.VECTORIZED
+    try:
+        return QualityEngine(value)
+    except ValueError:
+        raise BadInput(
+            f"{ENGINE_VARIABLE} must name a quality engine, for example "
+            f"{ENGINE_VARIABLE}={QualityEngine.VECTORIZED} (or {QualityEngine.GX})."
+        ) from None
+
+
 def evaluate(
     suite: SuiteFile,
     frame: pd.DataFrame,
     classification: Classification,
     references: ReferenceLoader,
+    engine: QualityEngine | None = None,
 ) -> list[DimensionResult]:
+    """The suite's results per dimension (C5.5-1); ``engine`` overrides the selected one."""
     sensitive = classification in SENSITIVE
     entries = suite.gx_entries()
-    crashed = None
-    checks: list[CheckResult] = []
-    try:
-        checks = _run_gx(entries, frame, sensitive) if entries else []
-    except Exception as exc:  # GX itself failed: every GX check is an error, text withheld
-        crashed = type(exc).__name__
-    if crashed is not None:
-        error = f"GX raised {crashed}; {WITHHELD}"
-        checks = [CheckResult(**_base(e), status=CheckStatus.ERROR, error=error) for e in entries]
+    engine = engine or selected_engine()
+    outcomes: dict[int, CheckResult] = {}
+    left_to_gx = list(range(len(entries)))
+    if engine == QualityEngine.VECTORIZED and entries:
+        outcomes = _run_vectorized(entries, frame, sensitive)
+        left_to_gx = [i for i in left_to_gx if i not in outcomes]
+    if left_to_gx:
+        outcomes.update(_run_gx_safely(entries, left_to_gx, frame, sensitive))
+    checks = [outcomes[i] for i in range(len(entries))]
+    ENGINE_COUNTS.update(QualityEngine(c.engine) for c in checks if c.engine)
     checks += [_run_reference(e, frame, references) for e in suite.reference_entries()]
     return summarize(checks)
+
+
+def _run_vectorized(
+    entries: list[ExpectationEntry], frame: pd.DataFrame, sensitive: bool
+) -> dict[int, CheckResult]:
+    """The entries the vectorized evaluator reproduces, by position; the rest are left out for
+    GX Core. An exception is the check's error, as GX would report it (text withheld)."""
+    table = vectorized.Table(frame)
+    outcomes: dict[int, CheckResult] = {}
+    for i, entry in enumerate(entries):
+        if not vectorized.supports(entry):
+            continue
+        try:
+            measured = vectorized.measure(entry, table)
+        except vectorized.Unsupported:
+            continue
+        except Exception as exc:  # the check raised: an error, as in GX; its text may quote
+            outcomes[i] = CheckResult(
+                **_base(entry),
+                status=CheckStatus.ERROR,
+                error=_safe_error(str(exc)),
+                engine=QualityEngine.VECTORIZED,
+            )
+            continue
+        outcomes[i] = _outcome(entry, measured, sensitive, QualityEngine.VECTORIZED)
+    return outcomes
+
+
+def _run_gx_safely(
+    entries: list[ExpectationEntry], chosen: list[int], frame: pd.DataFrame, sensitive: bool
+) -> dict[int, CheckResult]:
+    """GX Core on the chosen entries. If GX itself fails (a suite it cannot load), every GX
+    check of the suite is an error, as when GX runs the whole suite."""
+    subset = [entries[i] for i in chosen]
+    try:
+        return dict(zip(chosen, _run_gx(subset, frame, sensitive), strict=True))
+    except Exception as exc:  # GX itself failed: every GX check is an error, text withheld
+        error = f"GX raised {type(exc).__name__}; {WITHHELD}"
+    return {
+        i: CheckResult(
+            **_base(entry), status=CheckStatus.ERROR, error=error, engine=QualityEngine.GX
+        )
+        for i, entry in enumerate(entries)
+    }
 
 
 def summarize(checks: Iterable[CheckResult]) -> list[DimensionResult]:
@@ -206,20 +282,40 @@ def _run_gx(
 
 
 def _gx_outcome(entry: ExpectationEntry, res: Any, sensitive: bool) -> CheckResult:
-    base = _base(entry)
     error = _error_of(res.exception_info)
     if error is not None:
-        return CheckResult(**base, status=CheckStatus.ERROR, error=_safe_error(error))
+        return CheckResult(
+            **_base(entry),
+            status=CheckStatus.ERROR,
+            error=_safe_error(error),
+            engine=QualityEngine.GX,
+        )
     r = res.result or {}
-    observed = r.get("observed_value")
+    measured = vectorized.Measured(
+        success=bool(res.success),
+        element_count=r.get("element_count"),
+        unexpected_count=r.get("unexpected_count"),
+        unexpected_percent=r.get("unexpected_percent"),
+        observed_value=r.get("observed_value"),
+    )
+    return _outcome(entry, measured, sensitive, QualityEngine.GX)
+
+
+def _outcome(
+    entry: ExpectationEntry, measured: vectorized.Measured, sensitive: bool, engine: QualityEngine
+) -> CheckResult:
+    """One check result from either engine's measurement, counts only: an observed value is
+    kept only if it is a scalar and, for sensitive data, a count (invariant 1)."""
+    observed = measured.observed_value
     keep = (not sensitive or entry.type in COUNT_OBSERVATIONS) and _is_scalar(observed)
     return CheckResult(
-        **base,
-        status=CheckStatus.PASSED if res.success else CheckStatus.FAILED,
-        element_count=_int(r.get("element_count")),
-        unexpected_count=_int(r.get("unexpected_count")),
-        unexpected_percent=_float(r.get("unexpected_percent")),
+        **_base(entry),
+        status=CheckStatus.PASSED if measured.success else CheckStatus.FAILED,
+        element_count=_int(measured.element_count),
+        unexpected_count=_int(measured.unexpected_count),
+        unexpected_percent=_float(measured.unexpected_percent),
         observed_value=_plain(observed) if keep else None,
+        engine=engine,
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from orchestration.declarations.catalog import DeclaredSuite
 from orchestration.declarations.durations import parse_duration
+from orchestration.detection.plan import DETECTION
 from orchestration.disclosure.gate import DISCLOSURE
 from orchestration.errors import BadInput
 from orchestration.ledger import quality as ledger
@@ -97,6 +98,15 @@ def grant_waiver(
         raise BadInput(
             f"{version.label} failed its disclosure control: it may identify people, so no "
             "waiver can release it (C3.3-1, C5.2-5); correct the transform or the delivery"
+        )
+    if any(
+        r.dimension == DETECTION and r.status in (CheckStatus.FAILED, CheckStatus.ERROR)
+        for r in results_for(engine, version.id)
+    ):
+        raise BadInput(
+            f"{version.label} holds an undeclared identifier or special care-required "
+            "information (see its incidents), so no waiver can release it (C5.2-4, C5.2-5); "
+            "have the provider correct the delivery, or declare the column's kind if it is one"
         )
     if expires_at <= at:
         raise BadInput(f"the waiver would expire at {expires_at.isoformat()}, before now")

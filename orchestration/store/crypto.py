@@ -31,8 +31,9 @@ def open_sealed(envelope: bytes, key: bytes, associated: str) -> bytes:
     if not envelope.startswith(MAGIC):
         raise IntegrityError(f"{associated}: not a city-steward encrypted object")
     nonce = envelope[len(MAGIC) : len(MAGIC) + NONCE_BYTES]
+    sealed = memoryview(envelope)[len(MAGIC) + NONCE_BYTES :]  # no copy of a large object
     try:
-        return AESGCM(key).decrypt(nonce, envelope[len(MAGIC) + NONCE_BYTES :], associated.encode())
+        return AESGCM(key).decrypt(nonce, sealed, associated.encode())
     except InvalidTag:
         raise IntegrityError(f"{associated}: decryption failed (tampered or wrong key)") from None
 

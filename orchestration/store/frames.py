@@ -6,6 +6,7 @@ Error messages name the dataset, column and row positions, never a cell value.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import traceback
 from collections.abc import Callable, Mapping
@@ -20,7 +21,6 @@ import pyarrow.parquet as pq
 
 from orchestration.declarations.models import ColumnType, DatasetDeclaration
 from orchestration.errors import BadInput, TransformFailed
-from orchestration.store.crypto import sha256
 
 PANDAS_DTYPES = {
     ColumnType.STRING: "string",
@@ -171,15 +171,39 @@ def _bad_cells(series: pd.Series, kind: ColumnType) -> pd.Series:
     return present & ~series.map(lambda v: isinstance(v, str))
 
 
+class _HashingSink(io.RawIOBase):
+    """A write-only file that hashes what pyarrow writes as it writes it, so the encoded
+    bytes are not read a second time to get their content hash."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.digest = hashlib.sha256()
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.digest.update(chunk)
+        self.parts.append(chunk)
+        self.size += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self.size
+
+
 def encode(frame: pd.DataFrame) -> EncodedFrame:
-    """Deterministic Parquet bytes: the same table always hashes the same."""
+    """Deterministic Parquet bytes: the same table always hashes the same. The frame is
+    converted to Arrow once and written once; the content hash is taken while writing."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    buffer = io.BytesIO()
-    pq.write_table(table, buffer, compression="zstd")
-    data = buffer.getvalue()
+    sink = _HashingSink()
+    pq.write_table(table, sink, compression="zstd")
     return EncodedFrame(
-        parquet=data,
-        content_hash=sha256(data),
+        parquet=b"".join(sink.parts),
+        content_hash=sink.digest.hexdigest(),
         row_count=table.num_rows,
         column_schema={f.name: str(f.type) for f in table.schema},
     )

@@ -56,6 +56,10 @@ from orchestration.errors import KeyDestructionUnverified, KeyMissing, KeyStoreF
 from orchestration.ledger.db import make_engine, transaction
 from orchestration.store.kek import KekProvider
 
+# Keys destroyed per batch: one KEK folder sync and one key-store transaction each, and a bound
+# on the statement's parameters (a sweep of thousands of partitions, C5.2-11).
+DESTROY_BATCH = 500
+
 metadata = MetaData()
 data_keys = Table(
     "data_keys",
@@ -204,11 +208,24 @@ class KeyStore:
         """Destroy keys for good: their KEKs first, then their rows; idempotent, and safe to
         re-run after a kill at any point. Returns how many rows were still there.
 
+        Keys go in batches of ``DESTROY_BATCH``: the batch's KEKs are destroyed and confirmed
+        gone (one folder sync for a file provider), and only then is the batch recorded erased
+        and its rows deleted, in one transaction with one statement each. A kill in between
+        leaves rows whose KEKs are gone; destroying them again finishes the job.
+
         Raises :class:`KeyDestructionUnverified` if a KEK survived or (SQLite) the log still
         holds the rows; the sweep records that as an incident and certifies nothing."""
         ids = sorted(set(key_ids))
         if not ids:
             return 0
+        gone = 0
+        for at in range(0, len(ids), DESTROY_BATCH):
+            gone += self._destroy_batch(ids[at : at + DESTROY_BATCH])
+        if self.engine.dialect.name == "sqlite":
+            self._truncate_log(ids)
+        return gone
+
+    def _destroy_batch(self, ids: list[str]) -> int:
         with transaction(self.engine) as s:
             rows = s.execute(
                 select(
@@ -218,27 +235,29 @@ class KeyStore:
                     data_keys.c.kek_ref,
                 ).where(data_keys.c.key_id.in_(ids))
             ).all()
-        destroyed = {r.key_id: self.keks.destroy(r.kek_ref) for r in rows}
+        if not rows:
+            return 0
+        destroyed = self.keks.destroy_many([r.kek_ref for r in rows])
         now = self.clock.now()
         with transaction(self.engine) as s:
             recorded = set(
                 s.scalars(select(key_erasures.c.key_id).where(key_erasures.c.key_id.in_(ids)))
             )
-            for r in rows:
-                if r.key_id not in recorded:
-                    s.execute(
-                        key_erasures.insert().values(
-                            key_id=r.key_id,
-                            dataset=r.dataset,
-                            partition=r.partition,
-                            kek_ref=r.kek_ref,
-                            erased_at=now,
-                            scheduled_deletion_at=_utc(destroyed[r.key_id].scheduled_deletion_at),
-                        )
-                    )
+            erased = [
+                {
+                    "key_id": r.key_id,
+                    "dataset": r.dataset,
+                    "partition": r.partition,
+                    "kek_ref": r.kek_ref,
+                    "erased_at": now,
+                    "scheduled_deletion_at": _utc(done.scheduled_deletion_at),
+                }
+                for r, done in zip(rows, destroyed, strict=True)
+                if r.key_id not in recorded
+            ]
+            if erased:
+                s.execute(key_erasures.insert(), erased)
             gone = s.execute(delete(data_keys).where(data_keys.c.key_id.in_(ids))).rowcount
-        if self.engine.dialect.name == "sqlite":
-            self._truncate_log(ids)
         return gone or 0
 
     def erasure(self, key_ids: Iterable[str]) -> dict[str, Any]:

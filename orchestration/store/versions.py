@@ -1,8 +1,9 @@
 """Immutable versions with write-audit-publish (C5.5-2).
 
 ``publish`` stages a new version (encrypted object + ledger row), audits it (re-reads the
-object, checks checksum, decryption, content hash and declared schema), then promotes it or
-rejects it. Readers only ever get promoted versions, and every read is checksum-verified.
+object, checks checksum, decryption and content hash, then the row count and declared columns
+from the Parquet footer), then promotes it or rejects it. Readers only ever get promoted
+versions, and every read is checksum-verified.
 
 Nothing is written to, promoted in or read from a partition with an open purge intent, and a
 status that is ``purging`` or ``purged`` is never overwritten (C5.2-11). A retention guard
@@ -55,6 +56,9 @@ Guard = Callable[[Version], None]
 # Takes the rows of data subjects whose use is restricted out of a table a reader gets (the
 # steward's, which knows the declared identifiers and the restrictions in force, C5.2-6).
 SubjectFilter = Callable[[Version, "pd.DataFrame"], "pd.DataFrame"]
+# Keeps the rows one reader may get before its read is recorded, and notes what it did for the
+# audit entry, counts only (profiling consent, C5.2-9: orchestration/produce/consent.py).
+Narrowing = Callable[["pd.DataFrame"], tuple["pd.DataFrame", dict[str, str | int]]]
 
 
 def associated_data(dataset: str, partition: str, object_key: str) -> str:
@@ -147,10 +151,11 @@ class VersionStore:
             raise
 
     def audit_staged(self, dataset: DeclaredDataset, version: Version) -> list[str]:
-        """Re-read what was written: checksum, decryption, content hash, declared columns.
+        """Re-read what was written: checksum, decryption, content hash, then the row count
+        and the declared columns from the Parquet footer.
 
-        The columns come from the Parquet schema alone (the content hash already covers every
-        byte), so the audit does not decode the table it has just encoded."""
+        The content hash already covers every byte, so the footer alone (schema and row count)
+        says what the table holds: the audit never decodes the table it has just encoded."""
         try:
             plaintext = self._read_plaintext(version)
         except (IntegrityError, NotFound) as exc:
@@ -158,13 +163,17 @@ class VersionStore:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        declared = [c.name for c in dataset.declaration.columns]
-        schema = pq.read_schema(pa.BufferReader(plaintext))
+        footer = pq.read_metadata(pa.BufferReader(plaintext))
+        schema = footer.schema.to_arrow_schema()
         index = (schema.pandas_metadata or {}).get("index_columns", [])
         written = [name for name in schema.names if name not in index]
+        declared = [c.name for c in dataset.declaration.columns]
+        problems = []
         if written != declared:
-            return [f"columns {written} differ from the declaration {declared}"]
-        return []
+            problems.append(f"columns {written} differ from the declaration {declared}")
+        if footer.num_rows != version.row_count:
+            problems.append(f"{footer.num_rows} rows written, {version.row_count} recorded")
+        return problems
 
     def _set_status(
         self, version: Version, status: VersionStatus, actor: str, reason: str | None
@@ -173,13 +182,20 @@ class VersionStore:
 
     # -- reading ---------------------------------------------------------------------------
     def read(
-        self, version: Version, reader: str, actor: str, run_id: str | None = None
+        self,
+        version: Version,
+        reader: str,
+        actor: str,
+        run_id: str | None = None,
+        narrow: Narrowing | None = None,
     ) -> pd.DataFrame:
         """The table of a readable version, verified; the read is audit-logged (C5.4-1). Its
         status is read again: a purge may have begun since the caller looked it up. Rows of a
-        data subject whose use is restricted are left out (C5.2-6)."""
+        data subject whose use is restricted are left out (C5.2-6), and so are those ``narrow``
+        withholds, before the read is recorded with its note (C5.2-9)."""
         self.check_readable(self.get_by_id(version.id), reader)
-        frame = self._audited_read(version, {"reader": reader, "run_id": run_id}, actor)
+        detail = {"reader": reader, "run_id": run_id}
+        frame = self._audited_read(version, detail, actor, narrow)
         return frame if self.subject_filter is None else self.subject_filter(version, frame)
 
     def read_unguarded(self, version: Version, reader: str, actor: str) -> pd.DataFrame:
@@ -194,11 +210,18 @@ class VersionStore:
         return self._audited_read(version, {"reader": reader}, actor)
 
     def _audited_read(
-        self, version: Version, detail: dict[str, str | None], actor: str
+        self,
+        version: Version,
+        detail: dict[str, str | int | None],
+        actor: str,
+        narrow: Narrowing | None = None,
     ) -> pd.DataFrame:
         from orchestration.store.frames import decode
 
         frame = decode(self._read_plaintext(version))
+        if narrow is not None:
+            frame, noted = narrow(frame)
+            detail = {**detail, **noted}
         ledger.record_read(self.engine, version, actor, detail, self.clock.now())
         return frame
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +19,7 @@ from typing import TYPE_CHECKING
 from orchestration.declarations.catalog import Catalog
 from orchestration.declarations.models import DatasetDeclaration, SubjectIdentifier
 from orchestration.errors import BadInput
+from orchestration.secret_files import create_secret, read_secret
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -146,22 +145,7 @@ class Matcher:
 
 
 def request_key(keys_dir: Path) -> bytes:
-    """The key of subject digests, made on first use with mode 0600, outside the ledger; made
-    whole under a temporary name and linked into place, so a racing process reads it whole."""
+    """The key of subject digests, made on first use with mode 0600, outside the ledger."""
     path = keys_dir / REQUEST_KEY
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{REQUEST_KEY}.{secrets.token_hex(8)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(secrets.token_bytes(KEY_BYTES))
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass  # another process made it first: theirs is the key
-    finally:
-        tmp.unlink()
-    return path.read_bytes()
+    what = "subject request key"
+    return read_secret(path, KEY_BYTES, what) or create_secret(path, KEY_BYTES, what)

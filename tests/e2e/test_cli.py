@@ -334,11 +334,13 @@ def test_audit_verify_detects_an_edited_actor(run: Run, produced: Settings) -> N
     assert "audit log intact" in out
 
     with sqlite3.connect(produced.home / "ledger.db") as db:
-        (seq,) = db.execute("SELECT min(seq) FROM audit_log WHERE action = 'promote'").fetchone()
+        seq, chain, n = db.execute(
+            "SELECT seq, chain, chain_seq FROM audit_log WHERE action = 'promote' ORDER BY seq"
+        ).fetchone()
         db.execute("UPDATE audit_log SET actor = 'user:mallory' WHERE seq = ?", (seq,))
     code, out, err = run(["audit", "verify"], env)
     assert code == 1
-    assert f"TAMPERED: entry {seq} (promote): content was edited" in err
+    assert f"TAMPERED: chain {chain}, entry {n} (promote): content was edited" in err
     assert "audit log TAMPERED" in out
 
     code, out, _ = run(["audit", "verify", "--json"], env)

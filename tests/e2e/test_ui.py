@@ -272,6 +272,14 @@ def _check_pages(page: Any, expect: Any, base: str, sweep_run: str) -> list[Path
     expect(passed.filter(has_text=PURGED_DAY)).to_have_count(1, timeout=UI_TIMEOUT_MS)
     shots.append(_shot(page, "07_check_history"))
 
+    # (a) The non-blocking governance check tells each partition's state apart: the purged
+    # day's newest result is a warning that says "purged" (docs/ui.md).
+    page.get_by_text("governance", exact=True).first.click()
+    visible(page.get_by_text("non-blocking", exact=True))
+    visible(page.get_by_text(re.compile(r"^purged: every version is a tombstone \(newest \d+\)$")))
+    visible(page.get_by_text(PURGED_DAY, exact=True).first)
+    shots.append(_shot(page, "07b_governance_check"))
+
     # (c) The retention_sweep job's own Runs tab lists the run the demo made.
     page.goto(f"{base}/locations/{CODE_LOCATION}/jobs/retention_sweep/runs")
     run_link = page.get_by_role("link", name=f"run {sweep_run}")
@@ -333,7 +341,7 @@ def test_operators_ui_shows_the_demo_district(tmp_path: Path) -> None:
         f"browser and teardown {time.monotonic() - serving:.1f} s"
     )
 
-    assert len(shots) == 9
+    assert len(shots) == 10
     for shot in shots:
         assert shot.is_file() and shot.stat().st_size > 0, shot
 
@@ -352,7 +360,7 @@ def test_purged_partition_shows_a_tombstone_and_its_sweep_run_c5_2_11(
     (status purged, its certificate, no object, hash or backup); a dataset rewritten without
     its expired rows shows the new version; and the in-process sweep run carries the label
     that lists it on its job's Runs tab (docs/ui.md)."""
-    from dagster import AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
+    from dagster import AssetCheckKey, AssetKey, AssetRecordsFilter, DagsterInstance, RunsFilter
     from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
     from orchestration.defs.build import (
@@ -394,6 +402,13 @@ def test_purged_partition_shows_a_tombstone_and_its_sweep_run_c5_2_11(
         certificates = list_certificates(steward.engine, CAMERA)
         (certificate,) = [c for c in certificates if day in c.partitions["partitions"]]
         tombstone = newest()
+        tombstone_at = (
+            instance.fetch_materializations(
+                AssetRecordsFilter(asset_key=camera, asset_partitions=[day]), limit=1
+            )
+            .records[0]
+            .timestamp
+        )
         meta = {k: v.value for k, v in tombstone.metadata.items()}
         assert meta["status"] == "purged"
         assert meta["versions_purged"] == [1]
@@ -425,3 +440,19 @@ def test_purged_partition_shows_a_tombstone_and_its_sweep_run_c5_2_11(
         label = {REPOSITORY_LABEL_TAG: f"__repository__@{CODE_LOCATION}"}
         listed = instance.get_runs(RunsFilter(job_name="retention_sweep", tags=label))
         assert [run.run_id for run in listed] == [result.run_id]
+
+        # The governance check says what each partition is now: purged for the camera day,
+        # promoted again for the rewritten app users (docs/ui.md).
+        def governance(key: AssetKey) -> Any:
+            (latest,) = instance.event_log_storage.get_asset_check_execution_history(
+                AssetCheckKey(key, "governance"), limit=1
+            )
+            return latest, latest.event.dagster_event.event_specific_data
+
+        record, evaluation = governance(camera)
+        assert (record.partition, evaluation.passed) == (day, False)
+        assert record.event.timestamp >= tombstone_at  # newer than the tombstone, so current
+        assert evaluation.description == "purged: every version is a tombstone (newest 1)"
+        assert evaluation.metadata["state"].value == "purged"
+        record, evaluation = governance(users)
+        assert evaluation.passed and evaluation.description == "promoted: version 2"

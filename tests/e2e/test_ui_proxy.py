@@ -16,6 +16,7 @@ import base64
 import contextlib
 import grp
 import http.server
+import json
 import os
 import pwd
 import re
@@ -23,17 +24,21 @@ import secrets
 import shutil
 import ssl
 import subprocess
+import sys
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 import test_ui as ui
+
+from orchestration.access.launches import LAUNCHED_BY, launch_of
 
 PROJECT = Path(__file__).resolve().parents[2]
 SITE_TEMPLATE = PROJECT / "deploy" / "nginx-dagster.conf"
@@ -301,9 +306,12 @@ def test_c5_4_1_proxy_admits_only_authenticated_users_and_passes_their_identity(
 def test_c5_4_1_ui_behind_the_proxy_refuses_anonymous_chromium_and_admits_the_operator(
     tmp_path: Path,
 ) -> None:
-    """C5.4-1: dagster-webserver over the demo district on 127.0.0.1 only, reached through the
-    shipped proxy in headless Chromium: without credentials the asset page answers 401 and
-    shows nothing of the asset; with the operator's credentials it shows the asset page."""
+    """C5.4-1: ``steward webserver`` over the demo district on 127.0.0.1 only, reached through
+    the shipped proxy. In headless Chromium, without credentials the asset page answers 401 and
+    shows nothing of the asset; with the operator's credentials it shows the asset page. A run
+    the operator launches through the proxy carries their name under a valid seal (a forged
+    launcher tag replaced) and runs to success in its own process; a mutation that would rewrite
+    Dagster's record is refused, and so is every request that bypasses the proxy."""
     chromium, sync_api = ui._browser_or_skip()
     _tools_or_skip()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -311,14 +319,141 @@ def test_c5_4_1_ui_behind_the_proxy_refuses_anonymous_chromium_and_admits_the_op
     ui._run_demo(home)
     port = ui._free_port()
     log = tmp_path / "webserver.log"
-    webserver = ui._start_webserver(home, port, log)
+    webserver = _start_steward_webserver(home, port, log)
+    daemon = _start_steward_process(home, tmp_path / "daemon.log", "dagster-daemon", "run")
     try:
-        ui._wait_until_serving(f"http://127.0.0.1:{port}", webserver, log)
+        _wait_until_proxied_serving(port, webserver, log)
         with _running_proxy(tmp_path / "nginx", f"127.0.0.1:{port}") as proxy:
             _drive_chromium(sync_api, chromium, proxy)
+            run_id = _launch_through(proxy, "incident_export")
+            wipe = {"query": "mutation { wipeAssets(assetPartitionRanges: []) { __typename } }"}
+            refused = _graphql(proxy, wipe)
+            assert refused[0] == 403 and "may not wipeAssets" in refused[1]["errors"][0]["message"]
+        direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with pytest.raises(urllib.error.HTTPError) as bypass:
+            direct.open(f"http://127.0.0.1:{port}{ASSET_PAGE}", timeout=5)
+        assert bypass.value.code == 403
+        run = _finished_run(home, run_id)
     finally:
         ui._stop(webserver)
+        ui._stop(daemon)
     assert _logged_users(proxy.access_log, ASSET_PAGE)[-1] == OPERATOR
+    assert run.status.value == "SUCCESS", _tail_run(home, run_id)
+    launch = launch_of(run.tags, home / "keys" / "ui-launch.key", datetime.now(UTC))
+    assert launch is not None and launch.user == OPERATOR
+
+
+def _start_steward_webserver(home: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    return _start_steward_process(home, log, "steward", "webserver", "--port", str(port))
+
+
+def _start_steward_process(home: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+    """A console script of this environment over the demo home: the webserver, or the
+    daemon that dequeues the runs launched from the UI, as in production."""
+    executable = Path(sys.executable).parent / command[0]
+    env = ui._clean_env(
+        DAGSTER_HOME=str(home / "dagster_home"),
+        STEWARD_HOME=str(home),
+        STEWARD_PROJECT_DIR=str(PROJECT),
+    )
+    arguments = ["-w", "workspace.yaml"] if command[0] == "dagster-daemon" else []
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [str(executable), *command[1:], *arguments],
+            cwd=PROJECT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _wait_until_proxied_serving(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
+    """The webserver answers only proxied requests: the probe names a user as the proxy does."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    probe = urllib.request.Request(
+        f"http://127.0.0.1:{port}/server_info", headers={"X-Forwarded-User": "probe"}
+    )
+    deadline = time.monotonic() + ui.SERVER_START_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            pytest.fail(f"steward webserver exited with {server.returncode}:\n{ui._tail(log)}")
+        with contextlib.suppress(OSError), opener.open(probe, timeout=2) as response:
+            if response.status == 200:
+                return
+        time.sleep(0.25)
+    pytest.fail(f"steward webserver did not answer in {ui.SERVER_START_S} s:\n{ui._tail(log)}")
+
+
+def _graphql(proxy: Proxy, payload: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """One GraphQL POST through the proxy as the operator."""
+    token = base64.b64encode(f"{OPERATOR}:{proxy.password}".encode()).decode()
+    request = urllib.request.Request(
+        proxy.base + "/graphql",
+        method="POST",
+        data=json.dumps(payload).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
+    )
+    opener = urllib.request.build_opener(
+        urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=proxy.tls)
+    )
+    try:
+        with opener.open(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, json.loads(refused.read())
+
+
+LAUNCH = """mutation Launch($executionParams: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $executionParams) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+  }
+}"""
+
+
+def _launch_through(proxy: Proxy, job: str) -> str:
+    """Launch ``job`` as the UI's launchpad does, claiming to be somebody else; its run id."""
+    params = {
+        "selector": {
+            "repositoryLocationName": ui.CODE_LOCATION,
+            "repositoryName": "__repository__",
+            "jobName": job,
+        },
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": LAUNCHED_BY, "value": "dpo-forged"}]},
+    }
+    status, answer = _graphql(proxy, {"query": LAUNCH, "variables": {"executionParams": params}})
+    launched = answer["data"]["launchPipelineExecution"]
+    assert status == 200 and launched["__typename"] == "LaunchRunSuccess", answer
+    return launched["run"]["runId"]
+
+
+def _finished_run(home: Path, run_id: str, timeout_s: float = 300) -> Any:
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home / "dagster_home")) as instance:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            run = instance.get_run_by_id(run_id)
+            if run is not None and run.is_finished:
+                return run
+            time.sleep(0.5)
+    pytest.fail(f"run {run_id} did not finish in {timeout_s} s")
+
+
+def _tail_run(home: Path, run_id: str) -> str:
+    """The run's failure messages, to say why it failed."""
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(home / "dagster_home")) as instance:
+        return "\n".join(
+            str(e.dagster_event.event_specific_data)
+            for e in instance.all_logs(run_id)
+            if e.dagster_event is not None and e.dagster_event.is_failure
+        )
 
 
 def _drive_chromium(sync_api: Any, chromium: str, proxy: Proxy) -> None:

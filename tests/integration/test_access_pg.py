@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from dagster import ExecuteInProcessResult
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 
@@ -308,10 +309,67 @@ def test_c5_4_1_every_audit_entry_carries_the_database_session_user(
     with forged.begin() as conn:
         conn.execute(
             text(
-                "INSERT INTO audit_log (seq, at, actor, action, detail, prev_hash, hash, db_user) "
-                "VALUES (99999, now(), 'x', 'read', '{}', 'p', 'h', 'someone_else')"
+                "INSERT INTO audit_log (seq, chain_seq, at, actor, action, detail, prev_hash, "
+                "hash, db_user) VALUES (99999, 99999, now(), 'x', 'read', '{}', 'p', 'h', "
+                "'someone_else')"
             )
         )
         user = conn.execute(text("SELECT db_user FROM audit_log WHERE seq = 99999")).scalar_one()
     forged.dispose()
     assert user == district.role("ops")
+    code, out, err = as_person("audit", ["audit", "verify", "--json"])
+    report = yaml.safe_load(out)
+    assert code == 1 and report["incidents"] == [], err  # an auditor changes nothing (C4.1-3)
+    assert any("may not record incidents" in note for note in report["notes"])
+
+
+def _step_failure(result: ExecuteInProcessResult) -> str:
+    (failure,) = result.get_step_failure_events()
+    assert failure.step_failure_data.user_failure_data is not None
+    return failure.step_failure_data.user_failure_data.description or ""
+
+
+def test_c5_4_1_a_run_launched_from_the_ui_acts_as_the_person_the_proxy_named(
+    district: District, tmp_path: Path
+) -> None:
+    """C5.4-1: on a deployment whose own database user is the operator, a run stamped by
+    ``steward webserver`` for a data steward materializes as that steward (the audit log's
+    actor; its db_user stays the deployment's); the auditor's launch of the sweep fails naming
+    the role they lack; a launch whose seal does not match fails before anything is written."""
+    from dagster import DagsterInstance
+
+    from orchestration.access.launches import LAUNCHED_BY, launch_key, launch_tags
+    from orchestration.defs.build import build_definitions, materialize_datasets
+
+    key_path = tmp_path / "ui-launch.key"
+    deployment = replace(district.as_person("ops"), access_policy=str(district.policy))
+    steward = Steward(replace(deployment, ui_launch_key=key_path))
+    key = launch_key(key_path)
+    now = steward.clock.now()
+    as_steward = launch_tags(key, district.role("steward_a"), now)
+    with DagsterInstance.ephemeral() as instance:
+        assert materialize_datasets(steward, [STATIONS], instance, run_tags=as_steward).success
+        made = steward.store.latest(STATIONS, "")
+        assert made is not None and made.actor == district.role("steward_a")
+        engine = make_engine(district.settings.ledger_url)
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT actor, db_user FROM audit_log")).all()
+        engine.dispose()
+        assert rows and set(rows) == {(district.role("steward_a"), district.role("ops"))}
+
+        sweep = build_definitions(steward).get_job_def("retention_sweep")
+        as_auditor = launch_tags(key, district.role("audit"), now)
+        result = sweep.execute_in_process(instance=instance, tags=as_auditor, raise_on_error=False)
+        assert not result.success
+        assert (
+            f"`steward sweep` needs the role operator; user authenticated by the UI's proxy "
+            f"{district.role('audit')} holds auditor"
+        ) in _step_failure(result)
+
+        forged = {**as_steward, LAUNCHED_BY: district.role("dpo_a")}
+        result = materialize_datasets(
+            steward, [STATIONS], instance, run_tags=forged, raise_on_error=False
+        )
+        assert not result.success
+        assert "seal does not match" in _step_failure(result)
+        assert steward.store.latest(STATIONS, "") == made

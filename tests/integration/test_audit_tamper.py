@@ -89,10 +89,17 @@ def _sql(steward: Steward, statement: str, **params: Any) -> int:
         return conn.execute(query, params).rowcount
 
 
-def _entries(steward: Steward) -> list[dict[str, Any]]:
+def _entries(steward: Steward, chain: str | None = None) -> list[dict[str, Any]]:
+    """Every audit entry (of one chain, if given), chain by chain, each in its order."""
+    query = "SELECT * FROM audit_log"
+    if chain is not None:
+        query += " WHERE chain = :c"
     with steward.engine.connect() as conn:
-        found = conn.execute(text("SELECT * FROM audit_log ORDER BY seq")).mappings().all()
-    return [dict(r) for r in found]
+        found = conn.execute(text(query + " ORDER BY chain, chain_seq"), {"c": chain})
+        rows = [dict(r) for r in found.mappings().all()]
+    for r in rows:  # SQLite hands JSON back as text
+        r["detail"] = json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]
+    return rows
 
 
 def _at(value: Any) -> datetime:
@@ -102,24 +109,23 @@ def _at(value: Any) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _rehash_from(steward: Steward, first: int) -> None:
-    """What an insider without the key can do: recompute every unkeyed hash from ``first``
-    on, and the head, so that the hash chain alone verifies again."""
-    entries = _entries(steward)
+def _rehash_from(steward: Steward, chain: str, first: int) -> None:
+    """What an insider without the key can do: recompute every unkeyed hash of one chain from
+    entry ``first`` on, and the chain's head, so that the hash chain alone verifies again."""
+    entries = _entries(steward, chain)
     prev = GENESIS
     for e in entries:
-        if e["seq"] >= first:
-            detail = e["detail"] if isinstance(e["detail"], dict) else json.loads(e["detail"])
+        if e["chain_seq"] >= first:
             digest = entry_hash(
                 prev,
-                e["seq"],
+                e["chain_seq"],
                 _at(e["at"]),
                 e["actor"],
                 e["action"],
                 e["dataset"],
                 e["partition"],
                 e["version"],
-                detail,
+                e["detail"],
             )
             _sql(
                 steward,
@@ -133,10 +139,39 @@ def _rehash_from(steward: Steward, first: int) -> None:
     last = entries[-1]
     _sql(
         steward,
-        "UPDATE audit_head SET seq = :s, hash = :h, mac = :m",
-        s=last["seq"],
+        "UPDATE audit_head SET seq = :s, hash = :h, mac = :m WHERE chain = :c",
+        s=last["chain_seq"],
         h=prev,
         m=last["mac"],
+        c=chain,
+    )
+
+
+def _insert_entry(steward: Steward, chain: str, chain_seq: int, **fields: Any) -> None:
+    """An entry slipped into a chain with plain SQL (the database numbers its row)."""
+    row = {
+        "at": datetime(2019, 4, 1, 9, 0, tzinfo=UTC),
+        "actor": "user:mallory",
+        "action": "waive",
+        "dataset": chain,
+        "partition": DAY,
+        "version": 1,
+        "detail": {"reason": "approved", "expires_at": "2030-01-01T00:00:00+00:00"},
+        "prev_hash": "",
+        "hash": "",
+        "recorded_at": None,
+        "mac": None,
+        **fields,
+    }
+    _sql(
+        steward,
+        "INSERT INTO audit_log (chain, chain_seq, at, actor, action, dataset, partition, "
+        "version, detail, prev_hash, hash, recorded_at, mac) VALUES (:chain, :chain_seq, :at, "
+        ":actor, :action, :dataset, :partition, :version, :detail, :prev_hash, :hash, "
+        ":recorded_at, :mac)",
+        chain=chain,
+        chain_seq=chain_seq,
+        **row,
     )
 
 
@@ -144,15 +179,26 @@ def _rehash_from(steward: Steward, first: int) -> None:
 def test_c5_4_1_untouched_log_verifies_against_its_folder_anchor(
     tsteward: Steward, steward_cli: Cli
 ) -> None:
-    """C5.4-1: every entry carries a MAC; anchoring writes the head to a folder outside the
-    ledger; verify checks the chain, the replay and the anchor and exits 0."""
+    """C5.4-1: entries about each dataset are in that dataset's chain, numbered from 1, each
+    with a MAC; anchoring seals every chain's head into the district chain and writes every
+    head to a folder outside the ledger; verify checks all of it and exits 0."""
     _produce(tsteward)
     entries = _entries(tsteward)
     assert all(e["mac"] and e["recorded_at"] for e in entries)
+    assert {e["chain"] for e in entries} == {STATIONS, GATES, CAMERAS}
+    assert all(e["chain"] == e["dataset"] for e in entries)
+    for chain in (STATIONS, GATES, CAMERAS):
+        numbers = [e["chain_seq"] for e in _entries(tsteward, chain)]
+        assert numbers == list(range(1, len(numbers) + 1))
     code, out, err = steward_cli(["audit", "anchor", "--json"])
     assert code == 0, err
     anchored = json.loads(out)["anchored"]
-    assert anchored["seq"] == entries[-1]["seq"] and anchored["mac"] == entries[-1]["mac"]
+    [seal] = _entries(tsteward, "district")
+    assert seal["action"] == "seal" and seal["detail"]["chains"] == {
+        chain: [_entries(tsteward, chain)[-1]["chain_seq"], _entries(tsteward, chain)[-1]["mac"]]
+        for chain in (STATIONS, GATES, CAMERAS)
+    }
+    assert (anchored["seq"], anchored["mac"], anchored["chains"]) == (1, seal["mac"], 4)
     path = Path(anchored["location"])
     assert path.parent == tsteward.settings.home / "audit-anchors"
     assert stat.S_IMODE(path.stat().st_mode) == 0o444
@@ -160,7 +206,10 @@ def test_c5_4_1_untouched_log_verifies_against_its_folder_anchor(
     assert stat.S_IMODE(key.stat().st_mode) == 0o600 and len(key.read_bytes()) == 32
     code, out, err = steward_cli(["audit", "verify"])
     assert code == 0, err
-    assert f"audit log intact: {len(entries)} entries checked against 1 anchor(s)" in out
+    assert (
+        f"audit log intact: {len(entries) + 1} entries in 4 chain(s) checked against 1 anchor(s)"
+        in out
+    )
 
 
 # -- the four attacks of issue 9 -------------------------------------------------------------------
@@ -188,34 +237,38 @@ def test_c5_4_1_status_flip_with_one_update_is_named(tsteward: Steward, steward_
 def test_c5_4_1_chain_rewrite_with_rehashed_entries_and_head_is_found(
     tsteward: Steward, steward_cli: Cli
 ) -> None:
-    """C5.4-1: editing an entry and re-hashing every later one and the head passes the unkeyed
-    chain, but not the MACs (the key is not in the ledger), nor the anchor taken before."""
+    """C5.4-1: editing an entry and re-hashing every later one of its chain and the chain's
+    head passes the unkeyed chain, but not the MACs (the key is not in the ledger), nor the
+    anchor taken before; other chains are not affected."""
     _produce(tsteward)
     assert steward_cli(["audit", "anchor"])[0] == 0
-    entries = _entries(tsteward)
+    entries = _entries(tsteward, GATES)
     victim = next(e for e in entries if e["action"] == "quarantine")
     _sql(tsteward, "UPDATE audit_log SET actor = 'user:mallory' WHERE seq = :s", s=victim["seq"])
-    _rehash_from(tsteward, victim["seq"])
+    _rehash_from(tsteward, GATES, victim["chain_seq"])
     code, out, err = steward_cli(["audit", "verify", "--json"])
     assert code == TAMPERED, err
     problems = json.loads(out)["problems"]
-    last = entries[-1]["seq"]
-    assert (
-        f"entries {victim['seq']}..{last} (from quarantine): their MACs do not match: "
-        "they were written or rewritten without the audit key"
-    ) in problems
+    k, last = victim["chain_seq"], entries[-1]["chain_seq"]
+    run = "entries" if last > k else "entry"
     assert any(
-        p.startswith("anchor ") and f"entry {last} differs from the one anchored" in p
+        p.startswith(f"chain {GATES}, {run} {k}") and "MAC" in p and "do" in p for p in problems
+    ), problems
+    assert any(
+        p.startswith(f"chain {GATES}: anchor ")
+        and f"entry {last} differs from the one anchored" in p
         for p in problems
     ), problems
     assert not any("content was edited" in p for p in problems)  # the hashes agree
+    assert not any(p.startswith(f"chain {CAMERAS}") for p in problems)
 
 
 def test_c5_4_1_mac_stripping_to_look_like_an_old_log_is_found(
     tsteward: Steward, steward_cli: Cli
 ) -> None:
     """C5.4-1: removing every MAC so that the log looks older than keyed MACs is found: the
-    key exists, and the anchor's MAC is gone."""
+    key exists, dataset chains are keyed from their first entry, and the anchor's MAC is
+    gone."""
     _produce(tsteward)
     assert steward_cli(["audit", "anchor"])[0] == 0
     _sql(tsteward, "UPDATE audit_log SET mac = NULL, recorded_at = NULL")
@@ -223,120 +276,127 @@ def test_c5_4_1_mac_stripping_to_look_like_an_old_log_is_found(
     code, _, err = steward_cli(["audit", "verify"])
     assert code == TAMPERED
     assert "but none of the" in err and "their MACs were removed" in err
+    assert f"chain {GATES}, entry 1 (stage) carries no MAC" in err
     assert "differs from the one anchored" in err
 
 
 def test_c5_4_1_backdated_entry_inserted_between_entries_is_found(
     tsteward: Steward, steward_cli: Cli
 ) -> None:
-    """C5.4-1: a waive entry dated 2019, slipped between 2026 entries with everything after it
-    renumbered and re-hashed, fails its MAC and is recorded before its predecessor."""
+    """C5.4-1: a waive entry dated 2019, slipped between 2026 entries of a dataset's chain with
+    everything after it renumbered and re-hashed, fails its MAC and is recorded before its
+    predecessor in that chain."""
     _produce(tsteward)
-    entries = _entries(tsteward)
-    k = entries[len(entries) // 2]["seq"]
-    for seq in range(entries[-1]["seq"], k, -1):  # one row at a time: the key is unique
-        _sql(tsteward, "UPDATE audit_log SET seq = :n WHERE seq = :s", n=seq + 1, s=seq)
+    entries = _entries(tsteward, GATES)
+    k = entries[len(entries) // 2]["chain_seq"]
+    for e in reversed(entries[k:]):  # one row at a time: (chain, chain_seq) is unique
+        _sql(tsteward, "UPDATE audit_log SET chain_seq = chain_seq + 1 WHERE seq = :s", s=e["seq"])
     forged = datetime(2019, 4, 1, 9, 0, tzinfo=UTC)
-    _sql(
-        tsteward,
-        "INSERT INTO audit_log (seq, at, actor, action, dataset, partition, version, detail, "
-        "prev_hash, hash, recorded_at, mac) VALUES (:s, :at, 'user:mallory', 'waive', :d, :p, "
-        "1, :detail, '', '', :at, :m)",
-        s=k + 1,
-        at=forged,
-        d=GATES,
-        p=DAY,
-        detail={"reason": "approved", "expires_at": "2030-01-01T00:00:00+00:00"},
-        m="0" * 64,
-    )
-    _rehash_from(tsteward, k + 1)
+    _insert_entry(tsteward, GATES, k + 1, at=forged, recorded_at=forged, mac="0" * 64)
+    _rehash_from(tsteward, GATES, k + 1)
     code, _, err = steward_cli(["audit", "verify"])
     assert code == TAMPERED
-    assert f"TAMPERED: entries {k + 1}..{entries[-1]['seq'] + 1} (from waive)" in err
-    assert f"entry {k + 1} (waive) was recorded at 2019-04-01T09:00:00+00:00, before entry {k}" in (
-        err
-    )
+    last = entries[-1]["chain_seq"] + 1
+    assert f"TAMPERED: chain {GATES}, entries {k + 1}..{last} (from waive)" in err
+    assert (
+        f"chain {GATES}, entry {k + 1} (waive) was recorded at 2019-04-01T09:00:00+00:00, "
+        f"before entry {k}"
+    ) in err
 
 
 def test_c5_4_1_appended_unkeyed_entry_is_found(tsteward: Steward, steward_cli: Cli) -> None:
-    """C5.4-1: an entry added at the end without a MAC (with its hash and the head right) is
-    named: once entries carry MACs, every later one must."""
+    """C5.4-1: an entry added at the end of a chain without a MAC (with its hash and the head
+    right) is named: every entry of a dataset's chain must carry one."""
     _produce(tsteward)
-    last = _entries(tsteward)[-1]
+    last = _entries(tsteward, GATES)[-1]
     at = datetime(2019, 4, 1, tzinfo=UTC)
     detail = {"reason": "approved"}
-    digest = entry_hash(
-        last["hash"], last["seq"] + 1, at, "user:mallory", "waive", GATES, DAY, 1, detail
-    )
+    n = last["chain_seq"] + 1
+    digest = entry_hash(last["hash"], n, at, "user:mallory", "waive", GATES, DAY, 1, detail)
+    _insert_entry(tsteward, GATES, n, at=at, detail=detail, prev_hash=last["hash"], hash=digest)
     _sql(
         tsteward,
-        "INSERT INTO audit_log (seq, at, actor, action, dataset, partition, version, detail, "
-        "prev_hash, hash) VALUES (:s, :at, 'user:mallory', 'waive', :d, :p, 1, :detail, :ph, :h)",
-        s=last["seq"] + 1,
-        at=at,
-        d=GATES,
-        p=DAY,
-        detail=detail,
-        ph=last["hash"],
+        "UPDATE audit_head SET seq = :s, hash = :h WHERE chain = :c",
+        s=n,
         h=digest,
+        c=GATES,
     )
-    _sql(tsteward, "UPDATE audit_head SET seq = :s, hash = :h", s=last["seq"] + 1, h=digest)
     code, _, err = steward_cli(["audit", "verify"])
     assert code == TAMPERED
-    assert f"entry {last['seq'] + 1} (waive) carries no MAC although entries before it do" in err
+    assert f"chain {GATES}, entry {n} (waive) carries no MAC although entries before it do" in err
 
 
 def test_c5_4_1_deleted_tail_with_a_moved_head_is_found(
     tsteward: Steward, steward_cli: Cli
 ) -> None:
-    """C5.4-1: deleting the newest entries and moving the head back onto the new last entry
-    leaves a consistent chain; the head's keyed seal and the anchor beyond the end catch it."""
+    """C5.4-1: deleting a chain's newest entries and moving its head back onto the new last
+    entry leaves a consistent chain; the head's keyed seal, the seal entry and the anchor
+    beyond the end catch it."""
     _produce(tsteward)
     assert steward_cli(["audit", "anchor"])[0] == 0
-    entries = _entries(tsteward)
+    entries = _entries(tsteward, CAMERAS)
     keep = entries[-4]
-    _sql(tsteward, "DELETE FROM audit_log WHERE seq > :s", s=keep["seq"])
     _sql(
         tsteward,
-        "UPDATE audit_head SET seq = :s, hash = :h, mac = :m",
-        s=keep["seq"],
+        "DELETE FROM audit_log WHERE chain = :c AND chain_seq > :s",
+        c=CAMERAS,
+        s=keep["chain_seq"],
+    )
+    _sql(
+        tsteward,
+        "UPDATE audit_head SET seq = :s, hash = :h, mac = :m WHERE chain = :c",
+        s=keep["chain_seq"],
         h=keep["hash"],
         m=keep["mac"],
+        c=CAMERAS,
     )
     code, _, err = steward_cli(["audit", "verify"])
     assert code == TAMPERED
-    assert f"the log's head names entry {keep['seq']} but its seal does not match" in err
-    assert (
-        f"records entry {entries[-1]['seq']}, but the log ends at entry {keep['seq']}: "
-        "entries at the end were deleted"
-    ) in err
+    assert f"chain {CAMERAS}: its head names entry {keep['chain_seq']} but its seal does not" in err
+    ends = (
+        f"records entry {entries[-1]['chain_seq']}, but the chain ends at entry "
+        f"{keep['chain_seq']}: entries at the end were deleted"
+    )
+    assert f"chain {CAMERAS}: the seal in chain district, entry 1 {ends}" in err
+    assert f"chain {CAMERAS}: anchor " in err and ends in err
 
 
-def test_c5_4_1_deleted_tail_with_a_restored_old_head_is_found_by_the_anchor(
+def test_c5_4_1_deleted_tail_with_a_restored_old_head_is_found_by_seal_and_anchor(
     tsteward: Steward, steward_cli: Cli
 ) -> None:
     """C5.4-1: an insider who saved an old head row (seal included) can put it back after
-    deleting everything since; only the anchor taken meanwhile shows the deletion."""
-    tsteward.produce(STATIONS)
+    deleting everything since; only the seal and the anchor taken meanwhile show it."""
+    tsteward.produce(CAMERAS, DAY)
     with tsteward.engine.connect() as conn:
-        saved = dict(conn.execute(text("SELECT * FROM audit_head")).mappings().one())
+        saved = dict(
+            conn.execute(text("SELECT * FROM audit_head WHERE chain = :c"), {"c": CAMERAS})
+            .mappings()
+            .one()
+        )
     tsteward.produce(CAMERAS, DAY)
     assert steward_cli(["audit", "anchor"])[0] == 0
-    last = _entries(tsteward)[-1]["seq"]
-    _sql(tsteward, "DELETE FROM audit_log WHERE seq > :s", s=saved["seq"])
+    last = _entries(tsteward, CAMERAS)[-1]["chain_seq"]
+    _sql(
+        tsteward,
+        "DELETE FROM audit_log WHERE chain = :c AND chain_seq > :s",
+        c=CAMERAS,
+        s=saved["seq"],
+    )
     _sql(
         tsteward,
         "UPDATE audit_head SET seq = :seq, hash = :hash, mac = :mac, seal = :seal, "
-        "recorded_at = :recorded_at",
+        "recorded_at = :recorded_at WHERE chain = :chain",
         **{k: v for k, v in saved.items() if k != "id"},
     )
     code, _, err = steward_cli(["audit", "verify"])
     assert code == TAMPERED
     assert "seal does not match" not in err
-    assert (
-        f"records entry {last}, but the log ends at entry {saved['seq']}: entries at the end "
+    ends = (
+        f"records entry {last}, but the chain ends at entry {saved['seq']}: entries at the end "
         "were deleted"
-    ) in err
+    )
+    assert f"chain {CAMERAS}: the seal in chain district, entry 1 {ends}" in err
+    assert f"chain {CAMERAS}: anchor " in err and ends in err
 
 
 # -- replay: waivers, holds, certificates --------------------------------------------------------
@@ -537,12 +597,107 @@ def test_c5_4_1_entries_from_before_keyed_macs_are_counted_and_the_rest_checked(
     report = json.loads(out)
     assert report["unkeyed"] == 3 and report["entries"] > 3
     assert any(n.startswith("3 entries predate keyed MACs") for n in report["notes"])
-    first_keyed = 4
-    _sql(steward, "UPDATE audit_log SET actor = 'user:mallory' WHERE seq = :s", s=first_keyed)
-    _rehash_from(steward, first_keyed)
+    district = _entries(steward, "district")
+    assert [(e["seq"], e["chain_seq"]) for e in district] == [(1, 1), (2, 2), (3, 3)]
+    _sql(steward, "UPDATE audit_log SET actor = 'user:mallory' WHERE chain = :c", c=STATIONS)
+    _rehash_from(steward, STATIONS, 1)
     code, _, err = run_cli(["audit", "verify"], env)
     assert code == TAMPERED
-    assert f"entries {first_keyed}.." in err and "MACs do not match" in err
+    assert f"chain {STATIONS}, entries 1.." in err and "MACs do not match" in err
+
+
+def _keyed_ledger_before_chains(url: str, key: bytes, entries: int) -> None:
+    """A ledger at revision 0007 whose single chain was written with keyed MACs and a sealed
+    head, as that revision wrote them."""
+    from alembic import command
+    from alembic.config import Config
+
+    from orchestration.ledger.audit import UNAUTHENTICATED_DEMO, entry_mac, head_seal
+    from orchestration.ledger.db import MIGRATIONS, make_engine
+
+    engine = make_engine(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0007")
+        user = (
+            conn.execute(text("SELECT session_user")).scalar_one()
+            if conn.dialect.name == "postgresql"
+            else UNAUTHENTICATED_DEMO
+        )
+        prev, link = GENESIS, GENESIS
+        for seq in range(1, entries + 1):
+            at = datetime(2026, 10, seq, tzinfo=UTC)
+            detail = {"file": f"ic_gates/2026-10-0{seq}.csv"}
+            digest = entry_hash(prev, seq, at, "user:old", "refuse", GATES, DAY, None, detail)
+            mac = entry_mac(key, link, digest, at, user)
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (seq, at, actor, action, dataset, partition, version, "
+                    "detail, prev_hash, hash, recorded_at, mac, db_user) VALUES (:s, :at, "
+                    "'user:old', 'refuse', :d, :p, NULL, :detail, :ph, :h, :at, :m, :u)"
+                ).bindparams(bindparam("detail", type_=JSON)),
+                {"s": seq, "at": at, "d": GATES, "p": DAY, "detail": detail, "ph": prev}
+                | {"h": digest, "m": mac, "u": user},
+            )
+            prev, link = digest, mac
+        conn.execute(
+            text(
+                "INSERT INTO audit_head (id, seq, hash, mac, seal, recorded_at) "
+                "VALUES (1, :s, :h, :m, :seal, :at)"
+            ),
+            {"s": entries, "h": prev, "m": link, "seal": head_seal(key, entries, link)}
+            | {"at": datetime(2026, 10, entries, tzinfo=UTC)},
+        )
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_c5_4_1_a_keyed_single_chain_becomes_the_district_chain_and_still_verifies(
+    settings: Settings, run_cli: Any, request: pytest.FixtureRequest, backend: str
+) -> None:
+    """C5.4-1, revision 0008: the single keyed chain of a ledger at revision 0007 becomes the
+    district chain unchanged (its MACs and its head's seal still verify); new entries go to
+    their datasets' chains; the old entries are still protected: an edit among them and a
+    deleted old tail are named in the district chain."""
+    url = request.getfixturevalue("pg_url") if backend == "postgres" else settings.ledger_url
+    settings = replace(settings, ledger_url=url)
+    key = audit_key._create(settings.audit_key_path)
+    _keyed_ledger_before_chains(url, key, 4)
+    env = {
+        "STEWARD_PROJECT_DIR": str(PROJECT),
+        "STEWARD_HOME": str(settings.home),
+        "STEWARD_LEDGER_URL": url,
+        "STEWARD_ACTOR": "auditor:test",
+    }
+    code, out, err = run_cli(["audit", "verify", "--json"], env)
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["unkeyed"], report["entries"], report["chains"]) == (0, 4, 1)
+    steward = Steward(settings)
+    audit_key.bind(steward.engine, settings.audit_key_path)
+    steward.produce(STATIONS)
+    assert _verifies(run_cli, env)
+    district = _entries(steward, "district")
+    assert [(e["seq"], e["chain_seq"], e["dataset"]) for e in district] == [
+        (n, n, GATES) for n in range(1, 5)
+    ]
+    assert {e["chain"] for e in _entries(steward)} == {"district", STATIONS}
+    _sql(steward, "UPDATE audit_log SET actor = 'user:mallory' WHERE seq = 2")
+    _sql(steward, "DELETE FROM audit_log WHERE seq = 4")
+    code, _, err = run_cli(["audit", "verify"], env)
+    assert code == TAMPERED
+    assert "chain district, entry 2 (refuse): content was edited" in err
+    assert "chain district: the log ends at entry 3 but its head records entry 4" in err
+
+
+def _verifies(run_cli: Any, env: dict[str, str]) -> bool:
+    code, _, err = run_cli(["audit", "verify"], env)
+    assert code == 0, err
+    return True
 
 
 def test_c5_4_1_nightly_anchoring_job_writes_the_head_outside_the_ledger(
@@ -563,7 +718,10 @@ def test_c5_4_1_nightly_anchoring_job_writes_the_head_outside_the_ledger(
     with DagsterInstance.local_temp(str(tmp_path / "dagster")) as instance:
         result = defs.get_job_def("audit_anchoring").execute_in_process(instance=instance)
     assert result.success
-    last = _entries(tsteward)[-1]
+    last, [seal] = _entries(tsteward, STATIONS)[-1], _entries(tsteward, "district")
     [(_, data)] = FolderAnchors(Path(tsteward.settings.audit_anchor_uri)).read()
     made = decode(data)
-    assert (made.seq, made.hash, made.mac) == (last["seq"], last["hash"], last["mac"])
+    assert made.chains == {
+        STATIONS: (last["chain_seq"], last["hash"], last["mac"]),
+        "district": (1, seal["hash"], seal["mac"]),
+    }

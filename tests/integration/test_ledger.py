@@ -89,7 +89,13 @@ def test_c5_4_1_audit_log_records_every_change_with_actor_and_verifies(
     reference check each read it, and each read is logged."""
     _some_versions(lsteward)
     entries = audit_entries(lsteward)
-    assert [e.seq for e in entries] == list(range(1, len(entries) + 1))
+    chains = {e.chain for e in entries}
+    assert chains == {CAMERAS, FLOW, STATIONS}  # one chain per dataset (revision 0008)
+    for chain in chains:
+        own = [e for e in entries if e.chain == chain]
+        assert [e.chain_seq for e in own] == list(range(1, len(own) + 1))
+        for prev, entry in itertools.pairwise(own):
+            assert entry.prev_hash == prev.hash
     assert all(e.actor == ledger_settings.actor for e in entries)
     actions = [e.action for e in entries]
     assert actions.count("stage") == actions.count("promote") == actions.count("backup") == 4
@@ -99,8 +105,6 @@ def test_c5_4_1_audit_log_records_every_change_with_actor_and_verifies(
         (CAMERAS, DAY, 1, FLOW),
         (CAMERAS, DAY, 1, f"quality check of {FLOW}"),
     ]
-    for prev, entry in itertools.pairwise(entries):
-        assert entry.prev_hash == prev.hash
     report = _verify(lsteward)
     assert report.ok, report.problems
     assert report.entries == len(entries)
@@ -126,7 +130,9 @@ def test_c5_4_1_edited_detail_is_reported(lsteward: Steward) -> None:
     stage = next(e for e in audit_entries(lsteward) if e.action == "stage" and e.partition == DAY2)
     _edit(lsteward, stage.seq, "detail", {**stage.detail, "rows": stage.detail["rows"] + 1})
     report = _verify(lsteward)
-    assert report.problems == [f"entry {stage.seq} (stage): content was edited"]
+    assert report.problems == [
+        f"chain {stage.chain}, entry {stage.chain_seq} (stage): content was edited"
+    ]
 
 
 def test_c5_4_1_edited_actor_is_reported(lsteward: Steward) -> None:
@@ -135,7 +141,9 @@ def test_c5_4_1_edited_actor_is_reported(lsteward: Steward) -> None:
     read = next(e for e in audit_entries(lsteward) if e.action == "read")
     _edit(lsteward, read.seq, "actor", "user:somebody-else")
     report = _verify(lsteward)
-    assert report.problems == [f"entry {read.seq} (read): content was edited"]
+    assert report.problems == [
+        f"chain {read.chain}, entry {read.chain_seq} (read): content was edited"
+    ]
     assert not report.ok
 
 
@@ -144,13 +152,15 @@ def test_c5_4_1_deleted_middle_entry_is_reported_missing(lsteward: Steward) -> N
     following entry no longer follows its predecessor."""
     _some_versions(lsteward)
     entries = audit_entries(lsteward)
-    victim = entries[len(entries) // 2].seq
-    _delete(lsteward, victim)
+    own = [e for e in entries if e.chain == CAMERAS and e.action == "backup"]
+    victim = own[0]
+    _delete(lsteward, victim.seq)
     report = _verify(lsteward)
     assert report.entries == len(entries) - 1
+    n = victim.chain_seq
     assert report.problems == [
-        f"entries {victim}..{victim} are missing (deleted)",
-        f"entry {victim + 1}: does not follow the entry before it",
+        f"chain {CAMERAS}: entries {n}..{n} are missing (deleted)",
+        f"chain {CAMERAS}, entry {n + 1}: does not follow the entry before it",
     ]
 
 
@@ -158,19 +168,19 @@ def test_c5_4_1_deleted_middle_entry_is_reported_missing(lsteward: Steward) -> N
 def test_c5_4_1_deleted_tail_is_reported_by_the_head(
     lsteward: Steward, how_many: int | str
 ) -> None:
-    """C5.4-1: deleting the newest entries (up to all of them) leaves a valid-looking chain;
-    audit_head catches it. Deleting a status-changing entry also leaves versions the log no
-    longer explains: the replay names each."""
+    """C5.4-1: deleting a chain's newest entries (up to all of them) leaves a valid-looking
+    chain; the chain's head row catches it. Deleting a status-changing entry also leaves
+    versions the log no longer explains: the replay names each."""
     _some_versions(lsteward)
-    entries = audit_entries(lsteward)
-    last = entries[-1].seq
+    entries = [e for e in audit_entries(lsteward) if e.chain == CAMERAS]
+    last = entries[-1].chain_seq
     how_many = last if how_many == "all" else how_many
     assert isinstance(how_many, int)
-    _delete(lsteward, *range(last - how_many + 1, last + 1))
+    _delete(lsteward, *(e.seq for e in entries[-how_many:]))
     report = _verify(lsteward)
     assert report.problems[0] == (
-        f"the log ends at entry {last - how_many} but its head records entry {last}: "
-        "entries at the end were deleted"
+        f"chain {CAMERAS}: the log ends at entry {last - how_many} but its head records entry "
+        f"{last}: entries at the end were deleted"
     )
     lost = {
         f"{e.dataset} {e.partition or '-'} v{e.version}:"
@@ -183,10 +193,11 @@ def test_c5_4_1_deleted_tail_is_reported_by_the_head(
 def test_c5_4_1_appends_after_tampering_do_not_hide_it(lsteward: Steward) -> None:
     """C5.4-1: later appends chain onto the head, so an earlier edit stays visible."""
     _some_versions(lsteward)
-    _edit(lsteward, 2, "actor", "user:intruder")
+    second = next(e for e in audit_entries(lsteward) if e.chain == CAMERAS and e.chain_seq == 2)
+    _edit(lsteward, second.seq, "actor", "user:intruder")
     lsteward.produce(CAMERAS, DAY)
     report = _verify(lsteward)
-    assert report.problems == ["entry 2 (quality): content was edited"]
+    assert report.problems == [f"chain {CAMERAS}, entry 2 ({second.action}): content was edited"]
 
 
 # -- versions and lineage (C5.5-2) --------------------------------------------------------------

@@ -41,11 +41,13 @@ from sqlalchemy import select
 from support import audit_entries
 
 from orchestration.defs.build import build_definitions, materialize_datasets
+from orchestration.defs.ui_events import GOVERNANCE_CHECK
 from orchestration.demo.providers import (
     ic_gates,
     write_delivery,
     write_faulty_gate_delivery,
 )
+from orchestration.detection.plan import plan
 from orchestration.disclosure.gate import gate_for
 from orchestration.errors import BadInput, QualityBlocked
 from orchestration.ledger.db import transaction
@@ -74,6 +76,7 @@ USERS = "member/app_users"
 DAY = "2026-11-01"
 DAY_DATE = date(2026, 11, 1)
 DIMENSIONS = ("accuracy", "completeness", "consistency")
+DETECTION = "detection"  # value detection at ingest, one more dimension of an ingest (C5.2-4)
 # The faulty delivery fails every dimension critically.
 ALL_FAILED = [f"{d} failed" for d in DIMENSIONS]
 # Automation is evaluated during the next day in Tokyo, when DAY is the latest daily partition.
@@ -204,7 +207,7 @@ def test_blocking_checks_stop_downstream_in_the_same_run_c5_5_4(
     evaluations = {
         e.check_name: e
         for e in result.get_asset_check_evaluations()
-        if e.asset_key == asset_key(GATES)
+        if e.asset_key == asset_key(GATES) and e.check_name in DIMENSIONS
     }
     assert sorted(evaluations) == list(DIMENSIONS)
     for dim, evaluation in evaluations.items():
@@ -249,8 +252,11 @@ def test_derived_assets_wait_for_upstream_blocking_checks_c5_5_4(steward: Stewar
             assert {"eager", "all_deps_blocking_checks_passed"} <= labels, key
         specs = {s.name: s for s in defs.get_assets_def(asset_key(key)).check_specs}
         disclosure = ["disclosure"] if gate_for(steward.catalog, key) else []  # C3.3-1
-        assert sorted(specs) == [*DIMENSIONS, *disclosure], key
-        assert all(s.blocking for s in specs.values()), key
+        detection = [DETECTION] if plan(steward.catalog.declaration(key)) else []  # C5.2-4
+        blocking = sorted(name for name, spec in specs.items() if spec.blocking)
+        assert blocking == [*DIMENSIONS, *detection, *disclosure], key
+        # ... and one non-blocking check that says what each partition is now (docs/ui.md).
+        assert [n for n, spec in specs.items() if not spec.blocking] == [GOVERNANCE_CHECK], key
 
 
 def _walk(condition: Any) -> Iterator[Any]:
@@ -410,6 +416,30 @@ def test_cli_waive_records_the_waiver_and_prints_its_expiry_c5_5_4(
         cli_env(steward),
     )
     assert code == 2 and "only a quarantined version" in err
+    _assert_governance_runs_show_waived(steward)
+
+
+def _assert_governance_runs_show_waived(steward: Steward) -> None:
+    """Each waiver ran ``governance_state`` for the partition, in a run of its own tagged with
+    the actor, so the second result for the same day is stored too (docs/ui.md)."""
+    from dagster import AssetCheckKey, RunsFilter
+
+    from orchestration.defs.instance import dagster_home
+
+    with DagsterInstance.from_config(str(dagster_home(steward.settings))) as instance:
+        runs = instance.get_runs(RunsFilter(job_name="governance_state"))
+        assert len(runs) == 2
+        assert {run.tags["steward/actor"] for run in runs} == {"operator:quality-desk"}
+        key = AssetCheckKey(asset_key(GATES), GOVERNANCE_CHECK)
+        latest, earlier = instance.event_log_storage.get_asset_check_execution_history(key, 2)
+    for record in (latest, earlier):
+        evaluation = record.event.dagster_event.event_specific_data
+        assert record.partition == DAY and not evaluation.passed
+        assert evaluation.description.startswith("waived: version 1 failed a blocking check")
+    assert (
+        "2026-11-12 18:00:00 Asia/Tokyo"
+        in latest.event.dagster_event.event_specific_data.description
+    )
 
 
 # -- canaries (invariant 1) -----------------------------------------------------------------------
@@ -513,15 +543,15 @@ def test_report_of_failing_and_passing_versions_c5_5_5(
         assert report["generated_at"] == NOW.isoformat()
         assert report["suite"] == {"name": "rail_os.ic_gate_events", "revision": suite.revision}
         assert {"great_expectations", "pandas", "dagster"} <= set(report["tools"])
-        assert [d["dimension"] for d in report["dimensions"]] == list(DIMENSIONS)
-        assert len(report["checks"]) == n_checks
+        assert [d["dimension"] for d in report["dimensions"]] == [*DIMENSIONS, DETECTION]
+        assert len([c for c in report["checks"] if c["dimension"] != DETECTION]) == n_checks
         for check in report["checks"]:
             for field in ("description", "columns", "threshold", "severity", "result"):
                 assert field in check, field
             assert check["result"] == check["status"]
             assert "metric" in check["odcs"]
         measurements = report["measurements"]
-        assert len(measurements) == 3
+        assert len(measurements) == len(DIMENSIONS) + 1  # and detection
         for m, dim in zip(measurements, report["dimensions"], strict=True):
             assert m["@type"] == "dqv:QualityMeasurement"
             assert m["dqv:isMeasurementOf"]["dqv:inDimension"] == {"@id": f"dqv:{dim['dimension']}"}
@@ -531,11 +561,12 @@ def test_report_of_failing_and_passing_versions_c5_5_5(
 
     assert failing["overall"] == {"status": "failed", "blocks_use": True}
     assert passing["overall"] == {"status": "passed", "blocks_use": False}
-    assert {d["dimension"]: d["status"] for d in failing["dimensions"]} == dict.fromkeys(
-        DIMENSIONS, "failed"
-    )
+    assert {d["dimension"]: d["status"] for d in failing["dimensions"]} == {
+        **dict.fromkeys(DIMENSIONS, "failed"),
+        DETECTION: "passed",
+    }
     assert {d["dimension"]: d["status"] for d in passing["dimensions"]} == dict.fromkeys(
-        DIMENSIONS, "passed"
+        [*DIMENSIONS, DETECTION], "passed"
     )
     for report, version in ((failing, quarantined), (passing, promoted)):
         recorded = {
@@ -685,7 +716,7 @@ def test_report_of_a_short_delivery_keeps_rows_and_row_count_apart_c5_5_5(
     assert "0.00 %" not in row.replace("100.00 %", "")
     assert "expect_table_row_count_to_be_between" in row
     assert [h["version"] for h in report["history"]] == [1]
-    assert html.count("first version") == len(DIMENSIONS)
+    assert html.count("first version") == len(DIMENSIONS) + 1  # and detection
     assert "<svg" not in html
     # NOW (09:00 UTC) as the district reads it; the JSON keeps the instant as recorded.
     assert "2026-11-05 18:00:00 Asia/Tokyo" in html

@@ -491,6 +491,7 @@ def district(project: Path, tmp_path: Path, deliveries: Path) -> Steward:
         key=CONTACTS,
         description="Contacts of app users who consented to marketing messages (test).",
         purposes=["marketing_messages"],
+        profiling_purposes=[],  # the users' profiling purpose is not one of its own (C5.2-9)
         columns=[
             c for c in decl["columns"] if c["name"] in ("user_id", "email", "account_closed_at")
         ],

@@ -3,6 +3,7 @@ made, how MACs and anchors are encoded, and which anchor locations are refused."
 
 from __future__ import annotations
 
+import json
 import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from sqlalchemy import make_url
 from orchestration.errors import BadInput
 from orchestration.ledger import audit_key
 from orchestration.ledger.anchors import Anchor, FolderAnchors, S3Anchors, anchor_store, decode
-from orchestration.ledger.audit import _mac_problems, entry_mac, head_seal
+from orchestration.ledger.audit import DISTRICT, _Chain, _mac_problems, _Walk, entry_mac, head_seal
 
 WHEN = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
 
@@ -68,31 +69,64 @@ def test_c5_4_1_an_unbound_sqlite_ledger_keeps_its_key_beside_it(tmp_path: Path)
     assert named == (tmp_path / "k").resolve()
 
 
-def test_c5_4_1_macs_depend_on_the_key_the_link_and_the_time() -> None:
+def test_c5_4_1_macs_depend_on_the_key_the_link_the_time_and_the_chain() -> None:
+    """C5.4-1: a MAC changes with the key, the link, the time and the chain, and a head's seal
+    with its chain: an entry or a head cannot be moved to another dataset's chain."""
     key, other = b"k" * 32, b"o" * 32
     mac = entry_mac(key, "0" * 64, "a" * 64, WHEN)
     assert mac == entry_mac(key, "0" * 64, "a" * 64, WHEN)
     assert mac != entry_mac(other, "0" * 64, "a" * 64, WHEN)
     assert mac != entry_mac(key, "1" * 64, "a" * 64, WHEN)
     assert mac != entry_mac(key, "0" * 64, "a" * 64, WHEN + timedelta(microseconds=1))
+    assert mac == entry_mac(key, "0" * 64, "a" * 64, WHEN, chain=DISTRICT)
+    assert mac != entry_mac(key, "0" * 64, "a" * 64, WHEN, chain="open/station_master")
+    assert entry_mac(key, "0" * 64, "a" * 64, WHEN, chain="open/a") != entry_mac(
+        key, "0" * 64, "a" * 64, WHEN, chain="open/b"
+    )
     assert head_seal(key, 5, mac) != head_seal(key, 4, mac)
+    assert head_seal(key, 5, mac, "open/a") not in (
+        head_seal(key, 5, mac),
+        head_seal(key, 5, mac, "open/b"),
+    )
 
 
 def test_c5_4_1_consecutive_mac_failures_are_one_problem() -> None:
-    """C5.4-1: a rewrite re-hashes every later entry; the report names the run, not each."""
-    problems = _mac_problems([(3, "waive"), (7, "promote"), (8, "read"), (9, "read")])
-    assert problems == [
-        "entry 3 (waive): its MAC does not match: it was written or rewritten without the "
-        "audit key",
-        "entries 7..9 (from promote): their MACs do not match: they were written or rewritten "
-        "without the audit key",
+    """C5.4-1: a rewrite re-hashes every later entry; the report names the run and its chain,
+    not each entry."""
+    walk = _Walk(None, Path("unused"))
+    chain = _Chain("rail_os/ic_gate_events")
+    chain.bad_macs = [(3, "waive"), (7, "promote"), (8, "read"), (9, "read")]
+    _mac_problems(walk, chain)
+    assert [f.message for f in walk.findings] == [
+        "chain rail_os/ic_gate_events, entry 3 (waive): its MAC does not match: it was written "
+        "or rewritten without the audit key",
+        "chain rail_os/ic_gate_events, entries 7..9 (from promote): their MACs do not match: "
+        "they were written or rewritten without the audit key",
     ]
+    assert [(f.first, f.last) for f in walk.findings] == [(3, 3), (7, 9)]
+    assert len({f.fingerprint for f in walk.findings}) == 2
 
 
 def test_c5_4_1_anchor_round_trips_and_garbage_is_refused() -> None:
-    made = Anchor(12, "h" * 64, "m" * 64, WHEN)
+    """C5.4-1: an anchor records every chain's head; one of format 1 (before revision 0008)
+    reads as the district chain's head."""
+    made = Anchor(
+        {DISTRICT: (12, "h" * 64, "m" * 64), "open/station_master": (3, "g" * 64, "n" * 64)},
+        WHEN,
+    )
     assert decode(made.encode()) == made
+    assert (made.seq, made.mac) == (12, "m" * 64)
     assert made.name == "20261105T090000000000Z-0000000012.json"
+    old = json.dumps(
+        {
+            "format": "city-steward audit anchor 1",
+            "seq": 4,
+            "hash": "h" * 64,
+            "mac": None,
+            "anchored_at": WHEN.isoformat(),
+        }
+    ).encode()
+    assert decode(old).chains == {DISTRICT: (4, "h" * 64, None)}
     for garbage in (b'{"forged": true}', b"not json"):
         with pytest.raises(ValueError):
             decode(garbage)

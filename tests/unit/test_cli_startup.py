@@ -72,3 +72,44 @@ def test_read_only_commands_import_no_dagster_gx_pandas_or_alembic(tmp_path: Pat
     result = json.loads(found.read_text(encoding="utf-8"))
     assert result["codes"] == [0] * len(READ_ONLY), done.stderr
     assert result["heavy"] == []
+
+
+# Loads the code location as Dagster does, then names the heavy packages it imported.
+DEFINITIONS_PROBE = """
+import json, sys
+from orchestration.defs.definitions import defs
+graph = defs().resolve_asset_graph()
+watched, found = json.loads(sys.argv[1]), sys.argv[2]
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in watched)
+with open(found, "w") as out:
+    json.dump({"assets": len(list(graph.get_all_asset_keys())), "heavy": heavy}, out)
+"""
+DEFINITIONS_HEAVY = ("pandas", "sqlalchemy", "alembic", "great_expectations")
+
+
+def test_the_code_location_loads_without_pandas_sqlalchemy_alembic_or_gx(tmp_path: Path) -> None:
+    """Issue 13: the UI, the daemon and every run load the definitions; the engine's packages
+    are imported by a run step, not by loading. Checked on the first load (which validates and
+    writes the catalog cache) and the second (which reads it)."""
+    home, cache_dir = tmp_path / "home", tmp_path / "cache"
+    project = Path(__file__).resolve().parents[2]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_")}
+    env |= {"STEWARD_HOME": str(home), "STEWARD_PROJECT_DIR": str(project)}
+    env |= {"STEWARD_CACHE_DIR": str(cache_dir)}
+    expected = len(list((project / "assets").rglob("*.yaml")))
+    for load in ("validated", "from the cache"):
+        found = tmp_path / "found.json"
+        done = subprocess.run(
+            [sys.executable, "-c", DEFINITIONS_PROBE, json.dumps(DEFINITIONS_HEAVY), str(found)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        result = json.loads(found.read_text(encoding="utf-8"))
+        assert result == {"assets": expected, "heavy": []}, load
+        assert list(cache_dir.glob("catalog-*.pickle")), load
+        assert not home.exists(), "loading the definitions created the steward's home"

@@ -4,6 +4,7 @@ is given (here a list), and a refused decision reports nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
@@ -12,9 +13,10 @@ import pytest
 from orchestration.demo.providers import write_faulty_gate_delivery
 from orchestration.errors import BadInput, NotFound
 from orchestration.governance.actions import GovernanceActions
+from orchestration.governance.partition_state import PartitionStatus
 from orchestration.governance.reporting import SILENT
 from orchestration.steward import Steward
-from orchestration.vocabulary import VersionStatus
+from orchestration.vocabulary import PartitionState, VersionStatus
 
 CAMERA = "rail_os/station_camera_detections"
 FLOW = "city_os/people_flow_hourly"
@@ -31,9 +33,13 @@ class ListReporter:
 
     def __init__(self) -> None:
         self.reports: list[Report] = []
+        self.states: list[tuple[str, str, PartitionStatus]] = []
 
     def report(self, dataset: str, partition: str | None, metadata: dict[str, Any]) -> None:
         self.reports.append((dataset, partition, metadata))
+
+    def show_states(self, dataset: str, statuses: Mapping[str, PartitionStatus]) -> None:
+        self.states.extend((dataset, p, status) for p, status in statuses.items())
 
 
 class ListRetirer:
@@ -134,6 +140,62 @@ def test_c5_5_4_waive_records_and_reports_the_waiver(
     with pytest.raises(BadInput, match="only a quarantined version"):
         actions.waive(promoted, "not needed")
     assert len(reporter.reports) == 1
+
+
+def test_c5_5_4_each_decision_shows_the_partition_state_the_ledger_has_now(
+    steward: Steward, actions: GovernanceActions, reporter: ListReporter
+) -> None:
+    """The UI's governance check follows the ledger: quarantined, waived, held, released
+    back to waived, revoked back to quarantined; never the state a decision implied."""
+    assert steward.produce(STATIONS).status == VersionStatus.PROMOTED
+    write_faulty_gate_delivery(steward.settings.landing_dir, date.fromisoformat(DAY))
+    version = steward.produce(GATES, DAY)
+    actions.waive(version, "firmware fault acknowledged")
+    actions.hold(GATES, DAY, "inquiry")
+    actions.release(GATES, DAY)
+    actions.revoke(version, "the fault was worse")
+    shown = [(d, p, s.state, s.version, s.ok) for d, p, s in reporter.states]
+    assert shown == [
+        (GATES, DAY, PartitionState.WAIVED, 1, False),
+        (GATES, DAY, PartitionState.HELD, 1, False),
+        (GATES, DAY, PartitionState.WAIVED, 1, False),
+        (GATES, DAY, PartitionState.QUARANTINED, 1, False),
+    ]
+    assert "until released (legal hold)" in reporter.states[1][2].description
+    assert "Asia/Tokyo" in reporter.states[0][2].description  # district time with its zone
+
+
+def test_c5_5_4_a_waiver_that_ran_out_is_found_for_the_nightly_refresh(
+    steward: Steward, actions: GovernanceActions
+) -> None:
+    """No decision marks a waiver's end, so the sweep job asks which waivers ended lately and
+    shows those partitions as they are now: quarantined again (docs/ui.md)."""
+    from orchestration.governance.partition_state import partition_status
+    from orchestration.ledger.quality import partitions_with_waivers_ending
+
+    steward.produce(STATIONS)
+    write_faulty_gate_delivery(steward.settings.landing_dir, date.fromisoformat(DAY))
+    version = steward.produce(GATES, DAY)
+    start = steward.clock.now()
+    actions.waive(version, "firmware fault acknowledged", start + timedelta(hours=1))
+    assert partitions_with_waivers_ending(steward.engine, start, start) == []
+    later = start + timedelta(hours=2)
+    assert partitions_with_waivers_ending(steward.engine, start, later) == [(GATES, DAY)]
+    assert partitions_with_waivers_ending(steward.engine, later, later + timedelta(days=2)) == []
+    status = partition_status(steward.engine, GATES, DAY, later)
+    assert status is not None and status.state == PartitionState.QUARANTINED
+
+
+def test_c5_2_11_a_dataset_wide_hold_shows_on_every_partition_with_versions(
+    steward: Steward, actions: GovernanceActions, reporter: ListReporter
+) -> None:
+    assert steward.produce(CAMERA, DAY).status == VersionStatus.PROMOTED
+    actions.hold(CAMERA, None, "audit of the camera counts")
+    ((dataset, partition, status),) = reporter.states
+    assert (dataset, partition, status.state) == (CAMERA, DAY, PartitionState.HELD)
+    actions.release(CAMERA, None)
+    assert reporter.states[-1][2].state == PartitionState.PROMOTED
+    assert reporter.states[-1][2].ok
 
 
 def test_c5_2_11_retire_goes_through_the_retirer_after_the_catalog(

@@ -145,3 +145,39 @@ def test_encoding_is_deterministic(steward: Steward) -> None:
     frame = steward.compute(steward.catalog.get(CAMERA), DAY, {}).frame
     assert encode(decode(frame.parquet)).content_hash == frame.content_hash
     assert frame.column_schema["detected_at"] == "timestamp[ns, tz=UTC]"
+
+
+def test_encoding_hashes_the_bytes_pyarrow_writes(steward: Steward) -> None:
+    """The content hash taken while writing is the hash of exactly the bytes stored (C5.4-4),
+    and they are the bytes a plain ``pq.write_table`` of the same table gives."""
+    import hashlib
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = decode(steward.compute(steward.catalog.get(CAMERA), DAY, {}).frame.parquet)
+    for frame in (table, table.iloc[:0]):
+        encoded = encode(frame)
+        plain = io.BytesIO()
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), plain, compression="zstd")
+        assert encoded.parquet == plain.getvalue()
+        assert encoded.content_hash == hashlib.sha256(encoded.parquet).hexdigest()
+        assert encoded.row_count == len(frame)
+
+
+def test_staged_object_whose_footer_row_count_differs_is_rejected(steward: Steward) -> None:
+    """The audit reads the row count from the Parquet footer, without decoding the table, and
+    rejects a version whose recorded count is not what was written."""
+    from dataclasses import replace
+
+    dataset = steward.catalog.get(CAMERA)
+    frame = steward.compute(dataset, DAY, {}).frame
+    wrong = replace(frame, row_count=frame.row_count + 1)
+    with pytest.raises(IntegrityError, match="rejected"):
+        steward.store.publish(dataset, DAY, wrong, Provenance(None, "test:pytest"))
+    (version,) = steward.store.history(CAMERA, DAY)
+    assert version.status == VersionStatus.REJECTED
+    assert version.status_reason == (
+        f"{frame.row_count} rows written, {frame.row_count + 1} recorded"
+    )
