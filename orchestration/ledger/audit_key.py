@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import functools
 import os
-import secrets
 import weakref
 from pathlib import Path
 
 from sqlalchemy import URL, Engine, make_url
 
 from orchestration.errors import BadInput
+from orchestration.secret_files import create_secret, read_secret
 
 KEY_BYTES = 32
+KEY_NAME = "audit key"
 _cache: dict[Path, bytes] = {}
 
 
@@ -62,14 +63,14 @@ def key_for_append(engine: Engine) -> bytes:
     path = path_for(engine)
     key = _cache.get(path)
     if key is None:
-        key = _read(path) or _create(path)
+        key = read_secret(path, KEY_BYTES, KEY_NAME) or create_secret(path, KEY_BYTES, KEY_NAME)
         _cache[path] = key
     return key
 
 
 def key_for_verify(path: Path) -> bytes | None:
     """The key as it is on disk now (never made here, never from the cache); None if absent."""
-    return _read(path)
+    return read_secret(path, KEY_BYTES, KEY_NAME)
 
 
 def missing(path: Path) -> BadInput:
@@ -77,38 +78,3 @@ def missing(path: Path) -> BadInput:
         f"the audit key at {path} is missing; without it the chain cannot be verified "
         "(STEWARD_AUDIT_KEY, C5.4-1)"
     )
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        key = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise BadInput(f"the audit key at {path} cannot be read: {exc.strerror} (C5.4-1)") from None
-    if len(key) != KEY_BYTES:
-        raise BadInput(f"the audit key at {path} is not {KEY_BYTES} bytes long (C5.4-1)")
-    return key
-
-
-def _create(path: Path) -> bytes:
-    """Write a new key without ever exposing a partial file: a 0600 temporary file, then a
-    hard link that fails if another process made the key first (then theirs is used)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    key = secrets.token_bytes(KEY_BYTES)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        existing = _read(path)
-        assert existing is not None
-        return existing
-    finally:
-        temporary.unlink(missing_ok=True)
-    return key

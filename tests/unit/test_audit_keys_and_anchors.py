@@ -16,6 +16,7 @@ from orchestration.errors import BadInput
 from orchestration.ledger import audit_key
 from orchestration.ledger.anchors import Anchor, FolderAnchors, S3Anchors, anchor_store, decode
 from orchestration.ledger.audit import DISTRICT, _Chain, _mac_problems, _Walk, entry_mac, head_seal
+from orchestration.secret_files import create_secret
 
 WHEN = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)
 
@@ -26,11 +27,12 @@ def test_c5_4_1_audit_key_is_made_once_with_mode_0600_outside_the_ledger(tmp_pat
     path = tmp_path / "keys" / "audit.key"
     assert audit_key.key_for_verify(path) is None
     assert not path.exists()
-    key = audit_key._create(path)
+    key = create_secret(path, audit_key.KEY_BYTES, audit_key.KEY_NAME)
     assert len(key) == 32 and path.read_bytes() == key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
-    assert audit_key._create(path) == key  # lost the race: the existing key is used
+    # Lost the race: the existing key is used.
+    assert create_secret(path, audit_key.KEY_BYTES, audit_key.KEY_NAME) == key
     assert audit_key.key_for_verify(path) == key
     assert [p.name for p in path.parent.iterdir()] == ["audit.key"]
 

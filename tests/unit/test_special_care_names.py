@@ -210,7 +210,9 @@ def test_c5_2_4_a_plain_column_is_judged_by_its_name(project: Path) -> None:
     the user agreed to); the name and the value scan at ingest judge them."""
     column = {"name": "visit_note", "type": "string", "description": "Not a diagnosis."}
     edit_yaml(project, APP_USERS, lambda d: d["columns"].append(column))
-    load_catalog(project, {"primary"})
+    loaded = load_catalog(project, {"primary"})
+    names = [c.name for c in loaded.declaration("member/app_users").columns]
+    assert "visit_note" in names  # loaded, not refused
 
 
 @pytest.mark.parametrize("name", ["ｼｮｳｶﾞｲ", "通院歴", "tr\u0435atment"])
