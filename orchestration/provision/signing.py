@@ -9,9 +9,7 @@ can say which key signed it without carrying the key.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -22,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 
 from orchestration.errors import BadInput
+from orchestration.secret_files import write_once
 
 KEY_ID_PREFIX = "ed25519:"
 KEY_ID_HEX = 16
@@ -60,46 +59,13 @@ def load_signing_key(path: Path) -> Ed25519PrivateKey:
 
 
 def _create(path: Path) -> None:
-    """A new key written to a 0600 temporary file, fsynced, then hard-linked into place (which
-    fails if another process got there first), so the key file is never seen half-written."""
-    _make_private_folder(path.parent)
+    """A new key, written once: if another process made it first, theirs is the district's."""
     pem = Ed25519PrivateKey.generate().private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, pem)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(temporary, path)
-    except FileExistsError:
-        pass  # another process made the key first: theirs is the district's key
-    finally:
-        temporary.unlink(missing_ok=True)
-    _sync(path.parent)
-
-
-def _make_private_folder(folder: Path) -> None:
-    """Create the missing folders of ``folder`` with mode 0700 (whatever the umask); folders
-    that already exist keep their mode, as they may be shared (``/tmp``, the steward home)."""
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    for each in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            each.mkdir(mode=0o700)
-            os.chmod(each, 0o700)
-
-
-def _sync(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_once(path, pem)
 
 
 def public_key_pem(key: Ed25519PrivateKey) -> bytes:
