@@ -27,7 +27,7 @@ test: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
-# The unit tier alone (tests/unit): no server, no S3, no Dagster run; under a minute.
+# The unit tier alone (tests/unit): no server, no S3, no Dagster run; about a minute.
 test-fast: venv
 	$(BIN)/python -m pytest tests/unit -q
 

@@ -28,6 +28,7 @@ from orchestration.ledger import audit_key
 from orchestration.ledger.anchors import AnchorExists, FolderAnchors
 from orchestration.ledger.audit import GENESIS, entry_hash
 from orchestration.ledger.holds import add_hold
+from orchestration.secret_files import create_secret
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 from orchestration.vocabulary import VersionStatus
@@ -665,7 +666,7 @@ def test_c5_4_1_a_keyed_single_chain_becomes_the_district_chain_and_still_verifi
     deleted old tail are named in the district chain."""
     url = request.getfixturevalue("pg_url") if backend == "postgres" else settings.ledger_url
     settings = replace(settings, ledger_url=url)
-    key = audit_key._create(settings.audit_key_path)
+    key = create_secret(settings.audit_key_path, audit_key.KEY_BYTES, audit_key.KEY_NAME)
     _keyed_ledger_before_chains(url, key, 4)
     env = {
         "STEWARD_PROJECT_DIR": str(PROJECT),

@@ -280,8 +280,8 @@ def test_c5_5_2_celery_workers_make_the_same_district_as_one_process(
 ) -> None:
     celery_settings = replace(Settings.from_env(district_env), clock=FixedClock(NOW))
     setup = Steward(celery_settings, catalog)
-    # A deployment creates the ledger's and the key store's tables before it starts workers:
-    # the key store's first-use CREATE TABLE is not safe from two processes at once.
+    # A deployment creates the ledger's and the key store's tables before it starts workers,
+    # as an operator would (the key store's first use also serializes on an advisory lock).
     assert setup.store.keys is not None and setup.engine is not None
     upload_deliveries(deliveries, setup.landing)
     started = time.monotonic()
