@@ -12,7 +12,7 @@ launch, else the run's database user) against the access policy (``acting`` in
 
 # No ``from __future__ import annotations`` here: Dagster reads the ops' ``context``
 # annotation when they are defined.
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -129,7 +129,6 @@ def state_evaluations(steward: Steward, report: "SweepReport") -> Iterator[Asset
     """The ``governance`` check's result for each partition whose state changed without a
     decision to show it (docs/ui.md): each one purged (or rewritten without its expired rows)
     now, and each one whose waiver ran out in the last two days (two nightly sweeps' worth)."""
-    from orchestration.governance.partition_state import partition_status
     from orchestration.ledger.quality import partitions_with_waivers_ending
 
     now = steward.clock.now()
@@ -140,7 +139,18 @@ def state_evaluations(steward: Steward, report: "SweepReport") -> Iterator[Asset
         for partition in certificate.partitions["partitions"]
     }
     changed.update(partitions_with_waivers_ending(steward.engine, now - timedelta(days=2), now))
-    for dataset, partition in sorted(changed):
+    return partition_evaluations(steward, sorted(changed))
+
+
+def partition_evaluations(
+    steward: Steward, partitions: Iterable[tuple[str, str]]
+) -> Iterator[AssetCheckEvaluation]:
+    """The ``governance`` check's result for each (dataset, partition), as the ledger says now;
+    nothing for a partition no version of which was ever shown."""
+    from orchestration.governance.partition_state import partition_status
+
+    now = steward.clock.now()
+    for dataset, partition in partitions:
         status = partition_status(steward.engine, dataset, partition, now)
         if status is not None:
             yield state_evaluation(dataset, partition, status)
@@ -256,7 +266,6 @@ class PartitionStatesConfig(Config):
     required_resource_keys={STEWARD},
 )
 def show_partition_states(context: OpExecutionContext, config: PartitionStatesConfig) -> None:
-    from orchestration.governance.partition_state import partition_status
     from orchestration.ledger.versions import partitions
 
     steward = acting(context, getattr(context.resources, STEWARD))
@@ -265,11 +274,9 @@ def show_partition_states(context: OpExecutionContext, config: PartitionStatesCo
             description=f"dataset {config.dataset!r} is not declared (e.g. rail_os/ic_gate_events)",
             allow_retries=False,
         )
-    now = steward.clock.now()
-    for partition in config.partitions or partitions(steward.engine, config.dataset):
-        status = partition_status(steward.engine, config.dataset, partition, now)
-        if status is not None:
-            context.log_event(state_evaluation(config.dataset, partition, status))
+    days = config.partitions or partitions(steward.engine, config.dataset)
+    for evaluation in partition_evaluations(steward, [(config.dataset, day) for day in days]):
+        context.log_event(evaluation)
 
 
 @job(
