@@ -45,6 +45,18 @@ class BackupCopy:
 
 
 @dataclass(frozen=True)
+class RecordedObject:
+    """An S3 object version the ledger recorded writing for a version of ``partition``: its
+    store object (``location`` None) or a backup copy at its recorded location. A sweep
+    deletes these by id before it lists anything (C5.2-11)."""
+
+    partition: str
+    location: str | None
+    object_key: str
+    object_version_id: str
+
+
+@dataclass(frozen=True)
 class Version:
     """One immutable materialization of a dataset partition (C5.5-2). ``partition`` is the
     day (YYYY-MM-DD) or ``NO_PARTITION`` for an unpartitioned dataset."""

@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from orchestration.access.policy import Policy, load_policy, policy_path
 from orchestration.errors import BadInput
 from orchestration.vocabulary import Role
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from orchestration.access.policy import Policy
     from orchestration.settings import Settings
 
 GOVERNANCE = frozenset(
@@ -155,11 +155,12 @@ def _names(roles: frozenset[Role]) -> str:
 
 def access_for(settings: Settings, engine: Engine) -> Access:
     """The policy of this project applied to the database user of ``engine``; read only when
-    that user's roles can be checked (``steward check`` validates it regardless)."""
+    that user's roles can be checked (``steward check`` validates it regardless); the policy
+    module (and pydantic) is imported only then."""
     identity = identify(engine, settings.actor)
-    policy = (
-        load_policy(policy_path(settings.project_root, settings.access_policy))
-        if identity.checked
-        else None
-    )
+    if not identity.checked:
+        return Access(identity, None, settings.allow_unauthenticated)
+    from orchestration.access.policy import load_policy, policy_path
+
+    policy = load_policy(policy_path(settings.project_root, settings.access_policy))
     return Access(identity, policy, settings.allow_unauthenticated)

@@ -56,7 +56,7 @@ def approvals(obj: Context, only_pending: bool, as_json: bool) -> None:
     """List decisions that wait, or waited, for a second approver (C5.4-1)."""
     from orchestration.ledger.approvals import list_requests
 
-    found = list_requests(obj.steward().engine, only_pending)
+    found = list_requests(obj.ledger(), only_pending)
     if as_json:
         render.emit_json(record_json(found))
         return

@@ -28,7 +28,10 @@ from orchestration.errors import NotFound
 from orchestration.settings import Settings
 
 if TYPE_CHECKING:  # SQLAlchemy and pydantic stay off the import path of `steward --help`
+    from sqlalchemy import Engine
+
     from orchestration.access.guard import Access
+    from orchestration.declarations.cache import DatasetIndex
     from orchestration.declarations.catalog import Catalog
     from orchestration.governance.actions import GovernanceActions
     from orchestration.records import Version
@@ -65,6 +68,21 @@ class Context:
             cache_dir=self.settings.catalog_cache_dir,
         )
 
+    @functools.cached_property
+    def datasets(self) -> DatasetIndex:
+        """The declared datasets, to check arguments against. A command that only reads the
+        ledger takes them from the index beside the catalog cache when it is current, and so
+        never builds the declaration models; otherwise they come from the catalog."""
+        from orchestration.declarations.cache import DatasetIndex, read_index
+
+        cache_dir = self.settings.catalog_cache_dir
+        if self.reads_only and cache_dir is not None and "catalog" not in self.__dict__:
+            root, targets = self.settings.project_root, set(self.settings.backup_targets)
+            found = read_index(cache_dir, root, targets)
+            if found is not None:
+                return found
+        return DatasetIndex.of(self.catalog)
+
     def steward(self, *, or_deliveries: bool = False, command: str | None = None) -> Steward:
         """The engine over this home, only when the home has a ledger (or, ``or_deliveries``,
         provider files in its landing area): commands that read or act on existing state never
@@ -80,20 +98,43 @@ class Context:
         ):
             require_ledger(self.settings)
         steward = Steward(self.settings, self.catalog)
-        return self._authorize(steward, command or command_path())
+        if self._authorize(steward.engine, command or command_path()):
+            steward = Steward(self.settings, self.catalog)  # the ledger engine is shared
+        return steward
 
-    def _authorize(self, steward: Steward, command: str) -> Steward:
+    def ledger(self, *, key_store: bool = False) -> Engine:
+        """The ledger engine alone, for a command that reads the ledger (and records what it
+        finds) without declarations, store or backups: checked as ``steward()`` checks, with
+        the engine bound to its audit key as the steward binds it. ``key_store``: also refuse
+        a key store that keeps data keys in the clear (C5.2-11), as opening the version store
+        does, for a command about versions that does not open it."""
+        from orchestration.ledger import audit_key
+        from orchestration.ledger.db import ledger_engine
+        from orchestration.store.kek import kek_provider
+
+        keks = kek_provider(self.settings.kek_uri, self.settings.kms_endpoint_url)
+        require_ledger(self.settings)
+        engine = ledger_engine(self.settings.ledger_url)
+        audit_key.bind(engine, self.settings.audit_key_path)
+        self._authorize(engine, command_path())
+        if key_store:
+            from orchestration.store.keys import KeyStore
+
+            KeyStore(self.settings.keystore_url, keks, self.settings.clock).engine.dispose()
+        return engine
+
+    def _authorize(self, engine: Engine, command: str) -> bool:
         """Refuse ``command`` unless the acting database user's role allows it; where that
-        user is authenticated, everything this invocation records names them (C5.4-1)."""
+        user is authenticated, everything this invocation records names them (C5.4-1).
+        True when that changed the actor."""
         from orchestration.access.guard import access_for
-        from orchestration.steward import Steward
 
-        self.access = access_for(steward.settings, steward.engine)
+        self.access = access_for(self.settings, engine)
         self.access.require(command)
         if self.access.identity.checked and self.access.actor != self.settings.actor:
             self.settings = replace(self.settings, actor=self.access.actor)
-            steward = Steward(self.settings, self.catalog)  # the ledger engine is shared
-        return steward
+            return True
+        return False
 
     def governance(self, steward: Steward) -> GovernanceActions:
         """The governance services over ``steward``'s ledger, reporting to the operators' UI."""
@@ -138,16 +179,20 @@ AS_OF = click.option(
 )
 
 
-def partitions_with_versions(steward: Steward, dataset: str) -> list[str]:
+def partitions_with_versions(engine: Engine, dataset: str) -> list[str]:
     """The days of ``dataset`` that have versions, for hints in refusals."""
-    return [p for p in steward.store.partitions(dataset) if p]
+    from orchestration.ledger.versions import partitions
+
+    return [p for p in partitions(engine, dataset) if p]
 
 
-def existing_version(steward: Steward, dataset: str, partition: str, number: int) -> Version:
+def existing_version(
+    obj: Context, steward: Steward, dataset: str, partition: str, number: int
+) -> Version:
     """The version ``number`` of one partition, after checking the partition against the
     dataset's partitioning; a missing one is refused naming dataset, partition and version."""
     require_partition(
-        steward.catalog.get(dataset), partition, partitions_with_versions(steward, dataset)
+        obj.datasets, dataset, partition, partitions_with_versions(steward.engine, dataset)
     )
     try:
         return steward.store.get(dataset, partition, number)

@@ -18,7 +18,6 @@ from orchestration.cli.context import (
 )
 from orchestration.cli.params import VERSION_NUMBER, Day, check_partition, refuse
 from orchestration.errors import DeclarationErrors
-from orchestration.records import version_summary
 
 
 @click.command()
@@ -106,10 +105,13 @@ def schema(obj: Context, folder: Path | None, as_json: bool) -> None:
 @click.pass_obj
 def versions(obj: Context, dataset: str, partition: str | None, as_json: bool) -> None:
     """List every version of DATASET (zone/name), oldest first."""
-    steward = obj.steward()
-    with_versions = partitions_with_versions(steward, dataset) if partition else None
-    check_partition(steward.catalog.get(dataset), partition, with_versions)
-    rows = [version_summary(v) for v in steward.store.history(dataset, partition)]
+    from orchestration.ledger.versions import history
+    from orchestration.records import version_summary
+
+    engine = obj.ledger(key_store=True)
+    with_versions = partitions_with_versions(engine, dataset) if partition else None
+    check_partition(obj.datasets, dataset, partition, with_versions)
+    rows = [version_summary(v) for v in history(engine, dataset, partition)]
     if as_json:
         render.emit_json(rows)
     else:
@@ -141,7 +143,7 @@ def lineage(
     from orchestration.ledger.lineage import version_lineage
 
     steward = obj.steward()
-    version = existing_version(steward, dataset, partition, number)
+    version = existing_version(obj, steward, dataset, partition, number)
     node = version_lineage(steward.engine, version.id, upstream=upstream).as_dict()
     if as_json:
         render.emit_json(node)
@@ -151,9 +153,11 @@ def lineage(
 
 def _dataset_lineage(obj: Context, dataset: str, upstream: bool, as_json: bool) -> None:
     """The declared graph: every dataset DATASET is made from, or that is made from it."""
-    catalog = obj.catalog
-    related = catalog.upstream_closure(dataset) if upstream else catalog.downstream_closure(dataset)
-    step = (lambda k: catalog.declaration(k).upstream) if upstream else catalog.downstream_of
+    datasets = obj.datasets
+    related = (
+        datasets.upstream_closure(dataset) if upstream else datasets.downstream_closure(dataset)
+    )
+    step = datasets.upstream_of if upstream else datasets.downstream_of
     if as_json:
         direction = "upstream" if upstream else "downstream"
         render.emit_json({"dataset": dataset, "direction": direction, "datasets": related})

@@ -35,7 +35,7 @@ def restore(
     targets = sorted(steward.settings.backup_targets)
     if target is not None and target not in targets:
         raise refuse("--target", f"unknown backup target {target!r} (e.g. --target {targets[0]})")
-    existing_version(steward, dataset, partition, number)
+    existing_version(obj, steward, dataset, partition, number)
     version, copy = steward.backups.restore(
         dataset, partition, number, steward.settings.actor, target
     )
@@ -101,10 +101,10 @@ def audit_verify(obj: Context, as_json: bool) -> None:
     from orchestration.ledger.audit import record_findings, verify_log
 
     store = _anchors(obj)
-    steward = obj.steward()
-    report = verify_log(steward.engine, obj.settings.audit_key_path, store)
+    engine = obj.ledger()
+    report = verify_log(engine, obj.settings.audit_key_path, store)
     incidents, unrecorded = record_findings(
-        steward.engine, report, at=steward.clock.now(), actor=obj.settings.actor
+        engine, report, at=obj.settings.clock.now(), actor=obj.settings.actor
     )
     notes = [*report.notes, *([unrecorded] if unrecorded else [])]
     if as_json:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -102,6 +101,8 @@ def _check_out(out: Path) -> None:
 
 def _write_public(out: Path, pem: bytes) -> None:
     """Atomically, so a reader never picks up half a key."""
+    import tempfile
+
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:

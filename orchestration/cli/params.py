@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import socket
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ from orchestration.errors import BadInput
 from orchestration.settings import Settings
 
 if TYPE_CHECKING:  # SQLAlchemy and pydantic stay off the import path of `steward --help`
-    from orchestration.declarations.catalog import Catalog, DeclaredDataset
+    from orchestration.declarations.cache import DatasetIndex
 
 INSTANT_EXAMPLE = "2026-11-05T09:00:00+09:00"
 PARTITION_EXAMPLE = "2026-11-01"
@@ -68,15 +67,15 @@ class DatasetKey(click.ParamType):
     name = "ZONE/NAME"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        catalog = _catalog(ctx)
-        if value in catalog.datasets:
+        datasets = _datasets(ctx)
+        if value in datasets:
             return value
-        self.fail(unknown_dataset(str(value), catalog), param, ctx)
+        self.fail(unknown_dataset(str(value), datasets), param, ctx)
 
 
-def unknown_dataset(key: str, catalog: Catalog) -> str:
+def unknown_dataset(key: str, datasets: DatasetIndex) -> str:
     """The refusal of a dataset name the catalog does not declare, with the closest names."""
-    known = sorted(catalog.datasets)
+    known = datasets.names
     close = difflib.get_close_matches(key, known, n=3, cutoff=0.5)
     hint = f"did you mean {' or '.join(close)}?" if close else f"e.g. {known[0]}"
     return f"unknown dataset {key!r}; {hint}"
@@ -104,15 +103,15 @@ class Whole(click.ParamType):
 VERSION_NUMBER = Whole("a version number", 1, None, 1)  # versions count from 1 in a partition
 
 
-def _catalog(ctx: click.Context | None) -> Catalog:
-    """The catalog of the command's context object (the group sets it before any argument of
-    a subcommand is converted)."""
-    from orchestration.declarations.catalog import Catalog
+def _datasets(ctx: click.Context | None) -> DatasetIndex:
+    """The declared datasets of the command's context object (the group sets it before any
+    argument of a subcommand is converted)."""
+    from orchestration.declarations.cache import DatasetIndex
 
-    catalog = getattr(ctx.find_root().obj, "catalog", None) if ctx is not None else None
-    if not isinstance(catalog, Catalog):
+    datasets = getattr(ctx.find_root().obj, "datasets", None) if ctx is not None else None
+    if not isinstance(datasets, DatasetIndex):
         raise click.UsageError("no catalog to check dataset names against")
-    return catalog
+    return datasets
 
 
 def refuse(argument: str, sentence: str) -> BadInput:
@@ -121,15 +120,16 @@ def refuse(argument: str, sentence: str) -> BadInput:
 
 
 def check_partition(
-    declared: DeclaredDataset, partition: str | None, with_versions: list[str] | None
+    datasets: DatasetIndex, key: str, partition: str | None, with_versions: list[str] | None
 ) -> None:
-    """``partition`` against the dataset's partitioning (C5.5-2 versions are per partition).
+    """``partition`` against the partitioning of dataset ``key`` (C5.5-2 versions are per
+    partition).
 
     A daily dataset takes a day on or after its start and, when ``with_versions`` is given, one
     of those; an unpartitioned dataset takes no ``--partition`` at all.
     """
-    key, part = declared.key, declared.declaration.partitioning
-    if not declared.declaration.is_partitioned:
+    start = datasets.daily_from[key]
+    if start is None:
         if partition:
             raise refuse(
                 "--partition", f"{key} has no partitions; leave --partition out (e.g. just {key})"
@@ -137,12 +137,11 @@ def check_partition(
         return
     if not partition:
         return
-    assert part.start is not None
-    if date.fromisoformat(partition) < part.start:
+    if date.fromisoformat(partition) < start:
         raise refuse(
             "--partition",
-            f"{key} is partitioned daily from {part.start}; {partition} is before it "
-            f"(e.g. --partition {part.start})",
+            f"{key} is partitioned daily from {start}; {partition} is before it "
+            f"(e.g. --partition {start})",
         )
     if with_versions is not None and partition not in with_versions:
         raise refuse(
@@ -163,14 +162,16 @@ def listing(partitions: list[str]) -> str:
     )
 
 
-def require_partition(declared: DeclaredDataset, partition: str, with_versions: list[str]) -> str:
+def require_partition(
+    datasets: DatasetIndex, key: str, partition: str, with_versions: list[str]
+) -> str:
     """A daily dataset needs ``--partition`` for anything about one version."""
-    if declared.declaration.is_partitioned and not partition:
+    if datasets.daily_from[key] is not None and not partition:
         raise refuse(
             "--partition",
-            f"{declared.key} is partitioned daily, so name a partition; {listing(with_versions)}",
+            f"{key} is partitioned daily, so name a partition; {listing(with_versions)}",
         )
-    check_partition(declared, partition, with_versions)
+    check_partition(datasets, key, partition, with_versions)
     return partition
 
 
@@ -189,6 +190,8 @@ def require_ledger(settings: Settings) -> None:
 
 def require_free_port(port: int) -> None:
     """``steward ui`` binds 127.0.0.1:``port``; a busy port is refused before anything starts."""
+    import socket
+
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", port))

@@ -68,7 +68,7 @@ def provide(
 
     steward = obj.steward()
     obj.catalog.recipient(recipient)  # an unknown recipient is refused before anything else
-    _check_partitions(steward, dataset, partitions, number)
+    _check_partitions(obj, steward, dataset, partitions, number)
     provision = steward.provisioner(InstanceReporter(steward.settings)).provide(
         Order(dataset, recipient, purpose, partitions, number, _names(columns))
     )
@@ -87,16 +87,15 @@ def provide(
 
 
 def _check_partitions(
-    steward: Steward, dataset: str, partitions: tuple[str, ...], number: int | None
+    obj: Context, steward: Steward, dataset: str, partitions: tuple[str, ...], number: int | None
 ) -> None:
     if number is not None and len(partitions) > 1:
         raise refuse("--version", "name exactly one --partition with --version (e.g. --version 1)")
-    declared = steward.catalog.get(dataset)
-    with_versions = partitions_with_versions(steward, dataset)
+    with_versions = partitions_with_versions(steward.engine, dataset)
     if not partitions:
-        require_partition(declared, "", with_versions)
+        require_partition(obj.datasets, dataset, "", with_versions)
     for partition in partitions:
-        check_partition(declared, partition, with_versions)
+        check_partition(obj.datasets, dataset, partition, with_versions)
 
 
 @click.command()
@@ -138,7 +137,7 @@ def provisions(
     if affected is not None:
         assert number is not None
         require_partition(
-            steward.catalog.get(affected), partition, partitions_with_versions(steward, affected)
+            obj.datasets, affected, partition, partitions_with_versions(steward.engine, affected)
         )
         version_id = steward.store.get(affected, partition, number).id
     elif partition:

@@ -59,7 +59,7 @@ def waive(
     """Let readers use a quarantined version until the waiver expires, at most as long as the
     dataset's quality suite allows (meta.max_waiver, C5.5-4)."""
     steward = obj.steward()
-    version = existing_version(steward, dataset, partition, number)
+    version = existing_version(obj, steward, dataset, partition, number)
     waiver = obj.governance(steward).waive(version, reason, until)
     if as_json:
         render.emit_json(
@@ -92,7 +92,7 @@ def revoke(
     """End a version's waiver now: readers and provisions are refused it again, and its
     recipients are listed in an incident (C5.5-4, C4.1-3)."""
     steward = obj.steward()
-    version = existing_version(steward, dataset, partition, number)
+    version = existing_version(obj, steward, dataset, partition, number)
     revoked = obj.governance(steward).revoke(version, reason)
     if as_json:
         render.emit_json(
@@ -151,7 +151,9 @@ def report(
     steward = obj.steward()
     declared = steward.catalog.get(dataset)
     if number is None:
-        require_partition(declared, partition, partitions_with_versions(steward, dataset))
+        require_partition(
+            obj.datasets, dataset, partition, partitions_with_versions(steward.engine, dataset)
+        )
         target = steward.store.latest(dataset, partition)
         if target is None:
             where = f" partition {partition}" if partition else ""
@@ -161,7 +163,7 @@ def report(
                 "(e.g. see `steward versions` and pass --version N)",
             )
     else:
-        target = existing_version(steward, dataset, partition, number)
+        target = existing_version(obj, steward, dataset, partition, number)
     data = build_report(
         steward.engine,
         declared,

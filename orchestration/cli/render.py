@@ -4,7 +4,8 @@ people, progress only on a terminal.
 Commands hand it data; records become JSON through ``orchestration.records.as_json`` only.
 Human output shows instants in district time with the zone named (``clock.district_time``).
 Plain lines are printed without markup, so names and reasons are shown exactly as typed.
-The consoles are module attributes (``render.out``, ``render.err``) so tests can widen them.
+The consoles are module attributes (``render.out``, ``render.err``) so tests can widen them;
+they, and rich, are made on first use, so a command that only prints JSON never imports rich.
 """
 
 from __future__ import annotations
@@ -13,18 +14,38 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
-from rich.tree import Tree
 
 from orchestration.clock import district_time
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.tree import Tree
+
+    out: Console
+    err: Console
+
 T = TypeVar("T")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+
+def __getattr__(name: str) -> Console:
+    """``out`` and ``err``, made (and kept) when first asked for."""
+    if name not in ("out", "err"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from rich.console import Console
+
+    console = Console(stderr=name == "err", soft_wrap=True)
+    globals()[name] = console
+    return console
+
+
+def _console(name: str) -> Console:
+    """The console ``name`` as set now (a test may have replaced it)."""
+    found: Console | None = globals().get(name)
+    return found if found is not None else __getattr__(name)
 
 
 def emit_json(data: Any) -> None:
@@ -34,21 +55,22 @@ def emit_json(data: Any) -> None:
 
 def line(text: str) -> None:
     """One line on stdout, exactly as given."""
-    out.print(text, markup=False, highlight=False)
+    _console("out").print(text, markup=False, highlight=False)
 
 
 def problem(text: str, style: str | None = None) -> None:
     """One line on stderr (a failure, an incident, tampering), exactly as given."""
-    err.print(text, style=style, markup=False, highlight=False)
+    _console("err").print(text, style=style, markup=False, highlight=False)
 
 
 def show(renderable: Any) -> None:
     """A rich table or tree on stdout."""
-    out.print(renderable)
+    _console("out").print(renderable)
 
 
 def progress(items: Iterable[T], total: int, what: str, *, quiet: bool) -> Iterator[T]:
     """A progress bar on a terminal; nothing when piped or with --json."""
+    out = _console("out")
     if quiet or not out.is_terminal:
         yield from items
         return
@@ -60,6 +82,7 @@ def progress(items: Iterable[T], total: int, what: str, *, quiet: bool) -> Itera
 @contextmanager
 def spinner(what: str, *, quiet: bool) -> Iterator[Callable[[str], None]]:
     """A status line on a terminal, updated step by step; nothing when piped or with --json."""
+    out = _console("out")
     if quiet or not out.is_terminal:
         yield lambda _step: None
         return
@@ -69,6 +92,8 @@ def spinner(what: str, *, quiet: bool) -> Iterator[Callable[[str], None]]:
 
 def versions_table(rows: list[dict[str, Any]], title: str) -> Table:
     """The human table of ``records.version_summary`` dicts, oldest first."""
+    from rich.table import Table
+
     table = Table(title=title)
     for col in ("partition", "version", "status", "rows", "content hash", "created", "backups"):
         table.add_column(col)
@@ -87,6 +112,8 @@ def versions_table(rows: list[dict[str, Any]], title: str) -> Table:
 
 def dataset_tree(key: str, step: Callable[[str], list[str]], tree: Tree | None = None) -> Tree:
     """The declared lineage graph from ``key``, one level per ``step``."""
+    from rich.tree import Tree
+
     branch = tree.add(key) if tree else Tree(key)
     for nxt in step(key):
         dataset_tree(nxt, step, branch)
@@ -95,6 +122,8 @@ def dataset_tree(key: str, step: Callable[[str], list[str]], tree: Tree | None =
 
 def version_tree(node: dict[str, Any], tree: Tree | None = None) -> Tree:
     """The exact version lineage of one version (C5.5-2), from its ``as_dict`` form."""
+    from rich.tree import Tree
+
     part = f" [{node['partition']}]" if node["partition"] else ""
     label = (
         f"{node['dataset']}{part} v{node['version']} ({node['status']}, "

@@ -127,10 +127,9 @@ def certificates(obj: Context, dataset: str | None, as_json: bool) -> None:
     """Export every purge certificate as JSON (C5.2-11 evidence); --json is the same."""
     from orchestration.retention.certificates import as_dict, list_certificates
 
-    steward = obj.steward()
-    found = list_certificates(steward.engine, dataset)
-    if dataset is not None and not found and dataset not in steward.catalog.datasets:
-        raise refuse("--dataset", unknown_dataset(dataset, steward.catalog))
+    found = list_certificates(obj.ledger(), dataset)
+    if dataset is not None and not found and dataset not in obj.datasets:
+        raise refuse("--dataset", unknown_dataset(dataset, obj.datasets))
     render.emit_json([as_dict(c) for c in found])
 
 
@@ -145,7 +144,7 @@ def incidents(obj: Context, only_open: bool, as_json: bool) -> None:
     from orchestration.governance.incidents import incident_json
     from orchestration.ledger.incidents import list_incidents
 
-    found = list_incidents(obj.steward().engine, only_open)
+    found = list_incidents(obj.ledger(), only_open)
     render.emit_json([incident_json(i) for i in found])
 
 
@@ -167,8 +166,8 @@ def hold(
 ) -> None:
     """Suspend purging of DATASET (or one partition that has versions) under a legal hold."""
     steward = obj.steward()
-    with_versions = partitions_with_versions(steward, dataset) if partition else None
-    check_partition(steward.catalog.get(dataset), partition, with_versions)
+    with_versions = partitions_with_versions(steward.engine, dataset) if partition else None
+    check_partition(obj.datasets, dataset, partition, with_versions)
     placed = obj.governance(steward).hold(dataset, partition, reason, until)
     if isinstance(placed, ApprovalRequest):
         pending(placed, as_json)
@@ -191,7 +190,7 @@ def hold(
 def release(obj: Context, dataset: str, partition: str | None, as_json: bool) -> None:
     """Release the legal hold(s) on DATASET (or one partition)."""
     steward = obj.steward()
-    check_partition(steward.catalog.get(dataset), partition, None)
+    check_partition(obj.datasets, dataset, partition, None)
     released = obj.governance(steward).release(dataset, partition)
     if as_json:
         render.emit_json(record_json(released))

@@ -18,6 +18,11 @@ writable by another user or holding anything but a catalog made of declaration t
 and rebuilt, never trusted: its body's hash is checked before anything is unpickled, and
 unpickling only admits the declaration types and a few standard value types. It is written to a
 temporary file and renamed, so a reader sees a whole file or none.
+
+Beside each cache file is its dataset index (``DatasetIndex``): the declared names, each one's
+upstream datasets and partitioning, under the same key and trusted on the same terms. Commands
+that only read the ledger check their arguments against it, so they never build the declaration
+models (nor import pydantic); when it is missing or stale they load the catalog, which writes it.
 """
 
 from __future__ import annotations
@@ -25,22 +30,27 @@ from __future__ import annotations
 import gc
 import hashlib
 import io
+import json
 import os
 import pickle
 import sys
 import tempfile
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pydantic
-import yaml
+from orchestration.declarations.graph import closure
 
-from orchestration.declarations.catalog import Catalog
+if TYPE_CHECKING:  # the index is read without the declaration models (nor pydantic)
+    from orchestration.declarations.catalog import Catalog
 
 PACKAGE = "city-steward"
 FORMAT = b"steward-catalog-cache/1\n"
+INDEX_FORMAT = "steward-dataset-index/1"
 DIGEST_SIZE = hashlib.sha256().digest_size
 PRUNE_AFTER = 30 * 24 * 3600  # seconds a cache file of another project may go unwritten
 # Every folder ``load_catalog`` reads, and the suffixes it reads (``.yml`` files are refused
@@ -73,8 +83,8 @@ def catalog_key(project_root: Path, backup_targets: set[str] | None) -> str:
         _package_version(),
         sys.version,
         sys.implementation.cache_tag or "",
-        pydantic.VERSION,
-        yaml.__version__,
+        _installed_version("pydantic"),
+        _installed_version("PyYAML"),
         str(project_root.resolve()),
         repr(sorted(backup_targets) if backup_targets is not None else None),
     ):
@@ -115,23 +125,29 @@ def _require_private(path: Path) -> None:
 
 
 def write_cached(path: Path, key: str, catalog: Catalog) -> None:
-    """Store ``catalog`` under ``key`` (without its transforms), atomically. A cache that
-    cannot be written is no error: the next start validates again."""
+    """Store ``catalog`` under ``key`` (without its transforms), and its dataset index beside
+    it, atomically. A cache that cannot be written is no error: the next start validates
+    again."""
     body = pickle.dumps(catalog, protocol=pickle.HIGHEST_PROTOCOL)
     blob = FORMAT + key.encode("ascii") + b"\n" + hashlib.sha256(body).digest() + body
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(handle, "wb") as out:
-                out.write(blob)
-            os.replace(temp, path)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        _write_atomically(path, blob)
+        _write_atomically(index_file(path), DatasetIndex.of(catalog).encode(key))
         _prune(path)
     except OSError:
         return
+
+
+def _write_atomically(path: Path, blob: bytes) -> None:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(blob)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 def _prune(kept: Path) -> None:
@@ -139,11 +155,13 @@ def _prune(kept: Path) -> None:
     folder shared by many project folders (tests, checkouts) does not grow without end."""
     cutoff = time.time() - PRUNE_AFTER
     for other in kept.parent.glob("catalog-*"):
-        if other != kept and other.stat().st_mtime < cutoff:
+        if other not in (kept, index_file(kept)) and other.stat().st_mtime < cutoff:
             other.unlink(missing_ok=True)
 
 
 def _decode(raw: bytes, key: str) -> Catalog:
+    from orchestration.declarations.catalog import Catalog
+
     header = FORMAT + key.encode("ascii") + b"\n"
     if not raw.startswith(header):
         raise CacheRefused("another format or key")
@@ -166,6 +184,103 @@ def _decode(raw: bytes, key: str) -> Catalog:
     return catalog
 
 
+@dataclass(frozen=True)
+class DatasetIndex:
+    """What a command that only reads the ledger needs of the catalog: the declared datasets,
+    each one's upstream datasets, and the first day of a daily one (None: unpartitioned)."""
+
+    upstream: dict[str, tuple[str, ...]]
+    daily_from: dict[str, date | None]
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> DatasetIndex:
+        declarations = {key: d.declaration for key, d in catalog.datasets.items()}
+        return cls(
+            upstream={key: tuple(d.upstream) for key, d in declarations.items()},
+            daily_from={key: d.partitioning.start for key, d in declarations.items()},
+        )
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.upstream
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.upstream)
+
+    def upstream_of(self, key: str) -> list[str]:
+        return list(self.upstream[key])
+
+    def downstream_of(self, key: str) -> list[str]:
+        return sorted(k for k, ups in self.upstream.items() if key in ups)
+
+    def upstream_closure(self, key: str) -> list[str]:
+        """Every dataset ``key`` is made from, nearest first (as ``Catalog``'s)."""
+        return closure(key, self.upstream_of)
+
+    def downstream_closure(self, key: str) -> list[str]:
+        """Every dataset made, directly or not, from ``key``, nearest first (as ``Catalog``'s)."""
+        return closure(key, self.downstream_of)
+
+    def encode(self, key: str) -> bytes:
+        datasets = {
+            name: {
+                "upstream": list(self.upstream[name]),
+                "daily_from": start.isoformat() if (start := self.daily_from[name]) else None,
+            }
+            for name in self.names
+        }
+        return json.dumps({"format": INDEX_FORMAT, "key": key, "datasets": datasets}).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes, key: str) -> DatasetIndex:
+        try:
+            found = json.loads(raw)
+            if found["format"] != INDEX_FORMAT or found["key"] != key:
+                raise CacheRefused("another format or key")
+            datasets = found["datasets"]
+            return cls(
+                upstream={n: tuple(map(str, d["upstream"])) for n, d in datasets.items()},
+                daily_from={
+                    n: date.fromisoformat(d["daily_from"]) if d["daily_from"] else None
+                    for n, d in datasets.items()
+                },
+            )
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise CacheRefused(type(exc).__name__) from None
+
+
+def index_file(path: Path) -> Path:
+    """The dataset index beside the cache file ``path``."""
+    return path.with_name(f"{path.stem}.index.json")
+
+
+def read_index(
+    cache_dir: Path, project_root: Path, backup_targets: set[str] | None
+) -> DatasetIndex | None:
+    """The dataset index of the catalog ``load_catalog`` would return now, or None when there
+    is none to trust (then loading the catalog writes it)."""
+    path = index_file(cache_file(cache_dir, project_root))
+    try:
+        _require_private(path.parent)
+        _require_private(path)
+        return DatasetIndex.decode(path.read_bytes(), catalog_key(project_root, backup_targets))
+    except (OSError, CacheRefused):
+        return None
+
+
+def keep_index(path: Path, key: str, catalog: Catalog) -> None:
+    """Write the index of a catalog read from the cache file ``path`` unless it is there
+    already (a cache written before indexes were)."""
+    index = index_file(path)
+    try:
+        DatasetIndex.decode(index.read_bytes(), key)
+    except (OSError, CacheRefused):
+        try:
+            _write_atomically(index, DatasetIndex.of(catalog).encode(key))
+        except OSError:
+            return
+
+
 class _DeclarationUnpickler(pickle.Unpickler):
     """Admits the declaration types and plain values only: a cache file is data, never code."""
 
@@ -180,8 +295,14 @@ class _DeclarationUnpickler(pickle.Unpickler):
 
 
 def _package_version() -> str:
+    return _installed_version(PACKAGE)
+
+
+def _installed_version(distribution: str) -> str:
+    """The installed version, read from its metadata: the key is computed without importing
+    pydantic or PyYAML, which reading only the index must not do."""
     try:
-        return version(PACKAGE)
+        return version(distribution)
     except PackageNotFoundError:
         return "unknown"
 

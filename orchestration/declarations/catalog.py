@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orchestration.declarations.graph import closure
 from orchestration.declarations.models import (
     DatasetDeclaration,
     DistrictDefaults,
@@ -87,11 +88,11 @@ class Catalog:
 
     def upstream_closure(self, key: str) -> list[str]:
         """Every dataset ``key`` is made from, nearest first."""
-        return _closure(key, lambda k: self.declaration(k).upstream)
+        return closure(key, lambda k: self.declaration(k).upstream)
 
     def downstream_closure(self, key: str) -> list[str]:
         """Every dataset made, directly or not, from ``key``, nearest first."""
-        return _closure(key, self.downstream_of)
+        return closure(key, self.downstream_of)
 
     def in_dependency_order(self) -> list[str]:
         """Keys sorted so every dataset comes after its upstream datasets."""
@@ -109,14 +110,3 @@ class Catalog:
         for key in sorted(self.datasets):
             visit(key)
         return order
-
-
-def _closure(start: str, step: Callable[[str], Iterable[str]]) -> list[str]:
-    found: list[str] = []
-    frontier = list(step(start))
-    while frontier:
-        key = frontier.pop(0)
-        if key not in found:
-            found.append(key)
-            frontier.extend(step(key))
-    return found

@@ -49,7 +49,8 @@ def load_catalog(
 
     With ``cache_dir``, a catalog validated before from exactly the same files, rules and
     versions is taken from there instead of validated again (``declarations/cache.py``); a
-    catalog validated here is stored there. Transforms are always imported afresh.
+    catalog validated here is stored there, with the dataset index that commands which only
+    read the ledger check names against. Transforms are always imported afresh.
     """
     if cache_dir is None:
         return _load(project_root, backup_targets, transforms)
@@ -64,6 +65,7 @@ def load_catalog(
         if cache.catalog_key(project_root, backup_targets) == key:
             cache.write_cached(path, key, _without_transforms(catalog))
         return catalog
+    cache.keep_index(path, key, cached)
     if not transforms:
         return cached
     problems: list[str] = []

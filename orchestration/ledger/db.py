@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
-from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:  # the ORM is imported by what makes sessions, not by opening the ledger
+    from sqlalchemy.orm import Session
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # Revision ids are the file names' prefixes (``0003_inventory.py`` is revision "0003"), so the
@@ -113,6 +116,8 @@ def upgrade(engine: Engine) -> None:
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
     """One short unit of work: committed on success, rolled back on any error."""
+    from sqlalchemy.orm import sessionmaker
+
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as session:
         yield session

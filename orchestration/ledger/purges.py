@@ -109,6 +109,34 @@ def version_refs(engine: Engine) -> list[records.VersionRef]:
     ]
 
 
+def recorded_objects(
+    engine: Engine, dataset: str, partitions: Sequence[str]
+) -> list[records.RecordedObject]:
+    """The S3 object versions recorded for the live versions of these partitions: each store
+    object and each backup copy with a VersionId (none on a folder, none for a store object
+    written before revision 0009)."""
+    live = (DatasetVersion.dataset == dataset, DatasetVersion.partition.in_(partitions), _LIVE)
+    store = select(
+        DatasetVersion.partition,
+        DatasetVersion.object_key,
+        DatasetVersion.object_version_id,
+    ).where(*live, DatasetVersion.object_version_id.is_not(None))
+    copies = (
+        select(
+            DatasetVersion.partition,
+            BackupCopy.location,
+            DatasetVersion.object_key,
+            BackupCopy.object_version_id,
+        )
+        .join(BackupCopy, BackupCopy.version_id == DatasetVersion.id)
+        .where(*live, BackupCopy.object_version_id.is_not(None))
+    )
+    with transaction(engine) as s:
+        found = [records.RecordedObject(p, None, k, v) for p, k, v in s.execute(store)]
+        found += [records.RecordedObject(*row) for row in s.execute(copies)]
+    return found
+
+
 def copy_locations(engine: Engine, dataset: str | None = None) -> list[tuple[str, str]]:
     """Every distinct (recorded location, object key) of a backup copy (of a version of
     ``dataset``, or of any), sorted."""

@@ -45,6 +45,9 @@ class DatasetVersion(Base):
     number: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     object_key: Mapped[str] = mapped_column(String(512))
+    object_version_id: Mapped[str | None] = mapped_column(
+        String(256), doc="S3 VersionId of the store object; None on a folder store"
+    )
     checksum: Mapped[str] = mapped_column(String(64), doc="sha256 of the encrypted object")
     content_hash: Mapped[str] = mapped_column(String(64), doc="sha256 of the plaintext Parquet")
     row_count: Mapped[int] = mapped_column(Integer)

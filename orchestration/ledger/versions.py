@@ -41,6 +41,7 @@ class NewVersion:
     dataset: str
     partition: str
     object_key: str
+    object_version_id: str | None
     checksum: str
     content_hash: str
     row_count: int

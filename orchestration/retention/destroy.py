@@ -10,19 +10,20 @@ ledger: what was verified is certified afterwards (``retention.certify``).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from orchestration.errors import IntegrityError, KeyMissing, NotFound, PurgeFailed
 from orchestration.ledger.db import transaction
 from orchestration.ledger.locks import Held
-from orchestration.ledger.purges import live_versions
+from orchestration.ledger.purges import live_versions, recorded_objects
 from orchestration.records import Version
 from orchestration.retention.context import SweepContext, ensure
-from orchestration.retention.inventory import purge_locations
+from orchestration.retention.inventory import configured_labels, purge_locations
 from orchestration.retention.plan import VersionRecord
 from orchestration.retention.reconcile import STORE
 from orchestration.retention.state import version_records
-from orchestration.store.backends import ObjectBackend
+from orchestration.store.backends import ObjectBackend, recorded_root
 from orchestration.vocabulary import partition_prefix
 
 ROUNDS = 3  # delete -> verify rounds before a purge that keeps finding new copies is an incident
@@ -39,9 +40,12 @@ def destroy(
     prefixes: list[str],
     keys: set[str],
     sample: Sample | None,
+    recorded: Mapping[str, list[tuple[str, str]]] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Delete, then verify; PurgeFailed if anything is left. Returns what was removed per
-    location and the verification."""
+    location and the verification. ``recorded`` (location -> object key and S3 VersionId)
+    are deleted by id before each location is listed for the rest."""
+    recorded = recorded or {}
     ensure(held)
     landing = ctx.landing_dir
     files = sorted({f for v in versions for f in v.sources})
@@ -51,7 +55,7 @@ def destroy(
     removed: dict[str, Any] = {"landing_files": len(present)}
     locations = _locations(ctx, dataset)
     for name, backend in locations.items():
-        removed[name] = sum(backend.purge(prefixes).values())
+        removed[name] = sum(backend.purge(prefixes, recorded.get(name, ())).values())
     removed["keys"] = ctx.keys.destroy(keys)
 
     left = {name: sum(b.remaining(prefixes).values()) for name, b in locations.items()}
@@ -71,10 +75,16 @@ def destroy_partitions(
     dataset: str,
     partitions: list[str],
     sample: Sample | None,
+    fresh: Collection[str] = (),
 ) -> tuple[list[VersionRecord], dict[str, Any], dict[str, Any], set[str]]:
     """Delete everything of whole partitions and verify, re-reading the ledger and the key
     store each round, so that a version, copy or key a racing writer made is deleted too.
-    After ROUNDS rounds that still find something new, PurgeFailed (C5.2-11)."""
+    After ROUNDS rounds that still find something new, PurgeFailed (C5.2-11).
+
+    The first round deletes the S3 object versions the ledger recorded for the ``fresh``
+    partitions (those no earlier sweep began to delete) by id, then lists for the rest;
+    later rounds, and partitions an interrupted sweep began, are found by listing alone, so
+    that what the certificate counts as removed was there to remove."""
     prefixes = [partition_prefix(dataset, p) for p in partitions]
     removed: dict[str, Any] = defaultdict(int)
     seen: dict[int, VersionRecord] = {}
@@ -84,9 +94,10 @@ def destroy_partitions(
         seen.update({r.id: r for r in records_of(ctx, dataset, partitions)})
         keys |= ctx.keys.key_ids_of_partitions(dataset, partitions)
         keys |= {r.key_id for r in seen.values()}
+        recorded = recorded_by_location(ctx, dataset, list(fresh)) if attempt == 1 else {}
         try:
             gone, verification = destroy(
-                ctx, held, dataset, list(seen.values()), prefixes, keys, sample
+                ctx, held, dataset, list(seen.values()), prefixes, keys, sample, recorded
             )
         except PurgeFailed as exc:
             failure = exc
@@ -104,6 +115,28 @@ def destroy_partitions(
             "during the purge; nothing marked purged"
         )
     raise failure
+
+
+def recorded_by_location(
+    ctx: SweepContext, dataset: str, partitions: list[str]
+) -> dict[str, list[tuple[str, str]]]:
+    """Location label -> (object key, S3 VersionId) of every object version the ledger
+    recorded for these partitions: store objects, and each backup copy under the label of
+    the location it was recorded at (``retention.inventory``)."""
+    if not partitions:
+        return {}
+    labels = configured_labels(ctx)
+    roots: dict[str, str] = {}
+    found: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for item in recorded_objects(ctx.engine, dataset, partitions):
+        label = STORE
+        if item.location is not None:
+            folder = item.location.removesuffix(item.object_key)
+            if folder not in roots:
+                roots[folder] = recorded_root(item.location, item.object_key)
+            label = labels.get(roots[folder], f"backup@{roots[folder]}")
+        found[label].append((item.object_key, item.object_version_id))
+    return found
 
 
 def records_of(ctx: SweepContext, dataset: str, partitions: list[str]) -> list[VersionRecord]:

@@ -33,7 +33,7 @@ class Locations:
     unreachable: tuple[tuple[str, str], ...]
 
 
-def _configured(ctx: SweepContext) -> dict[str, str]:
+def configured_labels(ctx: SweepContext) -> dict[str, str]:
     """root -> label of every configured backup target."""
     return {root_uri(uri): f"backup:{name}" for name, uri in sorted(ctx.backup_uris.items())}
 
@@ -41,7 +41,7 @@ def _configured(ctx: SweepContext) -> dict[str, str]:
 def backup_locations(ctx: SweepContext, dataset: str | None = None) -> Locations:
     """The configured targets and every location recorded for a copy (of a version of
     ``dataset``, or of any); a recorded one that cannot be reached is reported, not dropped."""
-    configured = _configured(ctx)
+    configured = configured_labels(ctx)
     backends: dict[str, ObjectBackend] = {
         label: ctx.backups[label.removeprefix("backup:")] for label in configured.values()
     }

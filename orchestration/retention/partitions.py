@@ -39,9 +39,10 @@ def purge_partitions(
     certify (C5.2-11)."""
     partitions = [i.partition for i in items]
     sample = sample_of(ctx, records_of(ctx, dataset, partitions))
-    record_intents(ctx, held, sweep_id, dataset, items, kind)
+    begun = record_intents(ctx, held, sweep_id, dataset, items, kind)
+    fresh = [p for p in partitions if p not in begun]
     versions, removed, verification, keys = destroy_partitions(
-        ctx, held, dataset, partitions, sample
+        ctx, held, dataset, partitions, sample, fresh
     )
     deadlines = [i.deadline for i in items if i.deadline is not None]
     purged = Purged(
@@ -66,10 +67,11 @@ def record_intents(
     dataset: str,
     items: list[PartitionPurge],
     kind: PurgeKind,
-) -> None:
+) -> set[str]:
     """Before the first deletion, in one transaction under the partition locks (taken
     first, in partition order): an open intent per partition that has none yet, and every
-    version of it ``purging``, each in one batched statement for the whole dataset."""
+    version of it ``purging``, each in one batched statement for the whole dataset. Returns
+    the partitions whose intent an earlier sweep recorded (it may have begun deleting)."""
     ensure(held)
     now = ctx.clock.now()
     ordered = sorted(items, key=lambda i: i.partition)
@@ -93,6 +95,7 @@ def record_intents(
         marked = mark_partitions_purging(s, dataset, reasons)
         for partition in partitions:
             log_purging(ctx, s, sweep_id, dataset, partition, kind, marked[partition])
+    return already
 
 
 def log_purging(

@@ -43,7 +43,9 @@ class ObjectBackend(Protocol):
     def get(self, key: str, version_id: str | None = None) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def uri(self, key: str) -> str: ...
-    def purge(self, prefixes: Sequence[str]) -> dict[str, int]: ...
+    def purge(
+        self, prefixes: Sequence[str], recorded: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, int]: ...
     def remaining(self, prefixes: Sequence[str]) -> dict[str, int]: ...
     def listing(self, prefix: str) -> list[Listed]: ...
     def reachable(self) -> bool: ...
@@ -111,9 +113,12 @@ class DirectoryBackend:
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
-    def purge(self, prefixes: Sequence[str]) -> dict[str, int]:
+    def purge(
+        self, prefixes: Sequence[str], recorded: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, int]:
         """Remove every file under each prefix (a folder, or one object's key), staged
-        leftovers included; idempotent."""
+        leftovers included; idempotent. A folder has no object versions: ``recorded`` is not
+        needed."""
         removed = {}
         for prefix in prefixes:
             files = self._files(prefix)
@@ -221,13 +226,39 @@ class S3Backend:
                             )
         return found
 
-    def purge(self, prefixes: Sequence[str], attempts: int = 4) -> dict[str, int]:
-        """Delete every version and delete marker under each prefix, in batches of up to 1000,
-        retrying the keys that S3 reports as failed (it answers 200 with per-key errors)."""
-        listed = self._versions(prefixes)
+    def purge(
+        self, prefixes: Sequence[str], recorded: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, int]:
+        """Delete every version and delete marker under each prefix, in batches of up to 1000.
+
+        ``recorded`` are object versions (key, VersionId) the ledger wrote under the prefixes:
+        they are deleted by id first, without listing them, and S3's confirmation counts them
+        (S3 confirms the delete of a version that is already gone too: callers pass only
+        versions no earlier attempt began to delete). One listing then finds everything else
+        (versions nobody recorded, delete markers, a racing writer's objects), which is
+        deleted too. A listing costs a page per thousand versions, and on some servers each
+        page costs as much as the whole bucket, so a sweep whose ledger knows its versions
+        lists only what is left (C5.2-11, issue 13). Keys outside the prefixes are never
+        deleted."""
+        position = {p: i for i, p in reversed(list(enumerate(prefixes)))}
         removed = {p: 0 for p in prefixes}
-        owner_of = {(i["Key"], i["VersionId"]): p for p, items in listed.items() for i in items}
-        pending = [item for items in listed.values() for item in items]
+        by_id: dict[tuple[str, str], str] = {}
+        for key, version in recorded:
+            owner = owner_of(key, position)
+            if owner is not None:
+                by_id[self._key(key), version] = owner
+        for item in self._delete([{"Key": k, "VersionId": v} for k, v in by_id]):
+            removed[by_id[item["Key"], item["VersionId"]]] += 1
+        listed = self._versions(prefixes)
+        owners = {(i["Key"], i["VersionId"]): p for p, items in listed.items() for i in items}
+        for item in self._delete([item for items in listed.values() for item in items]):
+            removed[owners[item["Key"], item["VersionId"]]] += 1
+        return removed
+
+    def _delete(self, pending: list[dict[str, str]], attempts: int = 4) -> list[dict[str, str]]:
+        """Delete these object versions in batches of up to 1000, retrying the ones S3 reports
+        as failed (it answers 200 with per-key errors); returns those deleted."""
+        deleted: list[dict[str, str]] = []
         errors: list[dict[str, str]] = []
         for attempt in range(attempts):
             errors = []
@@ -239,11 +270,9 @@ class S3Backend:
                 )
                 failed = {(e["Key"], e.get("VersionId")) for e in reply.get("Errors", [])}
                 errors += reply.get("Errors", [])
-                for item in batch:
-                    if (item["Key"], item["VersionId"]) not in failed:
-                        removed[owner_of[item["Key"], item["VersionId"]]] += 1
+                deleted += [i for i in batch if (i["Key"], i["VersionId"]) not in failed]
             if not errors:
-                return removed
+                return deleted
             pending = [{"Key": e["Key"], "VersionId": e["VersionId"]} for e in errors]
             time.sleep(0.2 * 2**attempt)
         codes = sorted({e.get("Code", "?") for e in errors})

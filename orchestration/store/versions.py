@@ -125,11 +125,12 @@ class VersionStore:
         key_id, data_key = self.keys.key_for(key, partition, self.clock.now())
         where = vocabulary.object_key(key, partition, uuid.uuid4().hex)
         envelope = seal(frame.parquet, data_key, associated_data(key, partition, where))
-        self.backend.put(where, envelope)
+        stored = self.backend.put(where, envelope)
         new = NewVersion(
             dataset=key,
             partition=partition,
             object_key=where,
+            object_version_id=stored.version_id,
             checksum=sha256(envelope),
             content_hash=frame.content_hash,
             row_count=frame.row_count,

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -752,12 +752,14 @@ def test_c5_2_11_a_commit_during_the_sweep_is_refused_and_leaves_nothing(
     real_purge = store.purge
     refused: list[Exception] = []
 
-    def purge_with_a_concurrent_ingest(prefixes: list[str]) -> dict[str, int]:
+    def purge_with_a_concurrent_ingest(
+        prefixes: list[str], recorded: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, int]:
         if not refused:  # ... and tries to commit its new version while the sweep is purging
             with pytest.raises(RetentionRefused, match="being purged") as caught:
                 steward.commit(dataset, DAY1, produced, [], run_id="ingest-run")
             refused.append(caught.value)
-        return real_purge(prefixes)
+        return real_purge(prefixes, recorded)
 
     monkeypatch.setattr(store, "purge", purge_with_a_concurrent_ingest)
     report = _run(steward, datetime(2026, 11, 12, tzinfo=UTC))

@@ -18,12 +18,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from conftest import s3_client
 from sqlalchemy import select
+from support import new_bucket, on_s3
 
 from orchestration.clock import DISTRICT_TZ, FixedClock
 from orchestration.errors import IntegrityError
 from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import RetentionDeadline
+from orchestration.ledger.tables import DatasetVersion, RetentionDeadline
 from orchestration.settings import Settings
 from orchestration.steward import Steward
 from orchestration.store.backends import S3Backend
@@ -61,6 +63,81 @@ def test_c5_2_11_s3_purge_counts_per_partition_and_spares_the_rest(
     assert [i.key for i in backend.listing("objects/")] == ["objects/z/n/p3/kept.cstw"]
     outside = client.list_object_versions(Bucket=bucket, Prefix="elsewhere/")["Versions"]
     assert len(outside) == 1
+
+
+@pytest.mark.s3
+def test_c5_2_11_s3_purge_deletes_recorded_versions_by_id_then_lists_for_the_rest(
+    s3_bucket: tuple[Any, str],
+) -> None:
+    """Recorded versions go first, by id, without a listing; one listing then finds what
+    nobody recorded (a second version, an unrecorded object, a deleted one's version and
+    delete marker); a recorded
+    version outside the prefixes is never touched."""
+    client, bucket = s3_bucket
+    backend = S3Backend(bucket, "store", client.meta.endpoint_url)
+    recorded = backend.put("objects/z/n/p1/a.cstw", b"x")
+    backend.put("objects/z/n/p1/a.cstw", b"y")  # a retried put nobody recorded
+    backend.put("objects/z/n/p1/b.cstw", b"x")
+    backend.put("objects/z/n/p1/c.cstw", b"x")
+    client.delete_object(Bucket=bucket, Key="store/objects/z/n/p1/c.cstw")  # a delete marker
+    kept = backend.put("objects/z/n/p3/kept.cstw", b"x")
+    calls: list[str] = []
+    backend.client.meta.events.register(
+        "before-send.s3", lambda event_name, **_: calls.append(event_name.rsplit(".", 1)[-1])
+    )
+
+    removed = backend.purge(
+        [P1],
+        [
+            ("objects/z/n/p1/a.cstw", str(recorded.version_id)),
+            ("objects/z/n/p3/kept.cstw", str(kept.version_id)),
+        ],
+    )
+
+    assert removed == {P1: 5}
+    assert calls == ["DeleteObjects", "ListObjectVersions", "DeleteObjects"]
+    assert backend.remaining([P1]) == {P1: 0}
+    assert [(i.key, i.version_id) for i in backend.listing("objects/")] == [
+        ("objects/z/n/p3/kept.cstw", kept.version_id)
+    ]
+
+
+@pytest.mark.s3
+def test_c5_2_11_a_sweep_on_s3_deletes_recorded_versions_and_counts_only_what_was_there(
+    settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store records each object's S3 VersionId. A first sweep deletes the recorded
+    versions by id and certifies their number; a sweep that resumes an interrupted one finds
+    what is left by listing, so its certificate does not count again what is already gone."""
+    client = s3_client(s3_endpoint)
+    steward = on_s3(
+        settings, s3_endpoint, backup_bucket=new_bucket(client), store_bucket=new_bucket(client)
+    )
+    versions = [steward.produce(DETECTIONS, day) for day in (DAY1, DAY2)]
+    store = steward.store.backend
+    assert isinstance(store, S3Backend)
+    with transaction(steward.engine) as s:
+        query = select(DatasetVersion.object_key, DatasetVersion.object_version_id)
+        recorded = {key: version for key, version in s.execute(query)}
+    listed = {i.key: i.version_id for i in store.listing("objects/")}
+    assert recorded == {v.object_key: listed[v.object_key] for v in versions}
+
+    backup = steward.backups.targets["primary"]
+
+    def killed(*args: object, **kwargs: object) -> dict[str, int]:
+        raise RuntimeError("sweep process killed")
+
+    monkeypatch.setattr(backup, "purge", killed)
+    late = datetime(2026, 11, 12, tzinfo=UTC)
+    steward.clock.set(late)  # type: ignore[attr-defined]
+    assert not steward.sweeper().run().ok  # the store's objects went, the backups did not
+    assert store.listing("objects/") == []
+    monkeypatch.undo()
+    steward.clock.set(late + timedelta(hours=1))  # type: ignore[attr-defined]
+    (certificate,) = steward.sweeper().run().certificates
+    assert certificate.removed["store"] == 0  # already gone: not counted again
+    assert certificate.removed["backup:primary"] == 2
+    assert certificate.verification["left"]["store"] == 0
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -58,7 +58,7 @@ def test_a_cached_catalog_equals_a_fresh_load(
     first = cached(project, cache_dir)
     expected, expected_without = fresh(project), fresh(project, transforms=False)
     assert first == expected
-    assert [p.name for p in cache_dir.iterdir()] == [cache.cache_file(cache_dir, project).name]
+    assert sorted(p.name for p in cache_dir.iterdir()) == _files(cache_dir, project)
     no_validation()
     again = cached(project, cache_dir)
     assert again == expected
@@ -229,7 +229,7 @@ def test_writing_leaves_one_whole_file(project: Path, tmp_path: Path) -> None:
         cached(project, cache_dir, transforms=False)
         edit_yaml(project, GATES, lambda d: d.update(description=f"{d['description']} Again."))
     cached(project, cache_dir, transforms=False)
-    assert [p.name for p in cache_dir.iterdir()] == [cache.cache_file(cache_dir, project).name]
+    assert sorted(p.name for p in cache_dir.iterdir()) == _files(cache_dir, project)
 
 
 def test_the_cache_folder_is_a_setting_outside_the_home(tmp_path: Path) -> None:
@@ -255,8 +255,59 @@ def test_caches_of_projects_not_loaded_for_a_month_are_removed(
         os.utime(path, (then, then))
     cached(project, cache_dir, transforms=False)
     assert sorted(p.name for p in cache_dir.iterdir()) == sorted(
-        [recent.name, cache.cache_file(cache_dir, project).name]
+        [recent.name, *_files(cache_dir, project)]
     )
+
+
+# -- the dataset index read-only commands check names against -----------------------------------
+def test_the_index_is_the_catalogs_datasets_and_graph(project: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    catalog = cached(project, cache_dir, transforms=False)
+    index = cache.read_index(cache_dir, project, TARGETS)
+    assert index == cache.DatasetIndex.of(catalog)
+    assert index.names == sorted(catalog.datasets)
+    daily = {k: d.declaration.partitioning.start for k, d in catalog.datasets.items()}
+    assert index.daily_from == daily and any(daily.values()) and not all(daily.values())
+    for key in catalog.datasets:
+        assert index.upstream_of(key) == catalog.declaration(key).upstream
+        assert index.downstream_of(key) == catalog.downstream_of(key)
+        assert index.upstream_closure(key) == catalog.upstream_closure(key)
+        assert index.downstream_closure(key) == catalog.downstream_closure(key)
+    assert any(catalog.upstream_closure(k) for k in catalog.datasets)
+
+
+def test_a_stale_or_untrusted_index_is_not_read(project: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    cached(project, cache_dir, transforms=False)
+    assert cache.read_index(cache_dir, project, {"primary", "offsite"}) is None
+    index = cache.index_file(cache.cache_file(cache_dir, project))
+    index.chmod(0o666)
+    assert cache.read_index(cache_dir, project, TARGETS) is None
+    index.chmod(0o600)
+    index.write_bytes(index.read_bytes()[:-2])
+    assert cache.read_index(cache_dir, project, TARGETS) is None
+    edit_yaml(project, GATES, lambda d: d.update(description=f"{d['description']} Again."))
+    assert cache.read_index(cache_dir, project, TARGETS) is None
+    catalog = cached(project, cache_dir, transforms=False)
+    assert cache.read_index(cache_dir, project, TARGETS) == cache.DatasetIndex.of(catalog)
+
+
+def test_a_cache_without_its_index_gets_one_when_read(
+    project: Path, tmp_path: Path, no_validation: Callable[[], None]
+) -> None:
+    cache_dir = tmp_path / "cache"
+    catalog = cached(project, cache_dir, transforms=False)
+    cache.index_file(cache.cache_file(cache_dir, project)).unlink()
+    no_validation()
+    assert cache.read_index(cache_dir, project, TARGETS) is None
+    cached(project, cache_dir, transforms=False)
+    assert cache.read_index(cache_dir, project, TARGETS) == cache.DatasetIndex.of(catalog)
+
+
+def _files(cache_dir: Path, root: Path) -> list[str]:
+    """The names of the cache file of ``root`` and its index."""
+    path = cache.cache_file(cache_dir, root)
+    return sorted([path.name, cache.index_file(path).name])
 
 
 def _key(root: Path) -> str:

@@ -1,7 +1,8 @@
 """Read-only commands start light (issue 13): listing versions, lineage, certificates,
-incidents or verifying the audit log imports neither Dagster, GX nor pandas, and a ledger
-already at the newest revision is not handed to Alembic. Checked in a fresh interpreter, so
-what the test process has imported does not count.
+incidents or approval requests, or verifying the audit log, imports neither Dagster, GX nor
+pandas, nor pydantic once the catalog cache has its dataset index, and a ledger already at the
+newest revision is not handed to Alembic. Checked in a fresh interpreter, so what the test
+process has imported does not count.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from conftest import make_settings
+from conftest import CliRun, make_settings
 
+from orchestration.declarations import loader
 from orchestration.ledger.db import HEAD_REVISION, MIGRATIONS, dispose_ledger_engines, ledger_engine
 
-HEAVY = ("dagster", "pandas", "great_expectations", "alembic")
+HEAVY = ("dagster", "pandas", "great_expectations", "alembic", "pydantic")
 READ_ONLY = [
     ["versions", "rail_os/ic_gate_events"],
     ["versions", "rail_os/ic_gate_events", "--json"],
@@ -27,7 +30,9 @@ READ_ONLY = [
     ["certificates"],
     ["incidents", "--open"],
     ["audit", "verify", "--json"],
+    ["approvals"],
 ]
+STEWARD = "import sys; from orchestration.cli import main; sys.argv[0] = 'steward'; main()"
 # Runs each command as the console script does, then names the heavy packages it imported.
 PROBE = """
 import json, sys
@@ -53,12 +58,27 @@ def test_head_revision_is_alembics_head() -> None:
     assert ScriptDirectory.from_config(cfg).get_current_head() == HEAD_REVISION
 
 
-def test_read_only_commands_import_no_dagster_gx_pandas_or_alembic(tmp_path: Path) -> None:
+def test_read_only_commands_import_no_dagster_gx_pandas_pydantic_or_alembic(
+    tmp_path: Path,
+) -> None:
     settings = make_settings(tmp_path / "home")
     ledger_engine(settings.ledger_url)  # a ledger at head, as every home has after its first run
     dispose_ledger_engines()
+    cache_dir = tmp_path / "cache"
     env = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_")}
     env |= {"STEWARD_HOME": str(settings.home), "STEWARD_PROJECT_DIR": str(settings.project_root)}
+    env |= {"STEWARD_CACHE_DIR": str(cache_dir)}
+    # The first command finds no index, so it validates the catalog, which writes one.
+    first = subprocess.run(
+        [sys.executable, "-c", STEWARD, *READ_ONLY[0]],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert first.returncode == 0, first.stderr
+    assert list(cache_dir.glob("catalog-*.index.json"))
     found = tmp_path / "found.json"
     done = subprocess.run(
         [sys.executable, "-c", PROBE, json.dumps(READ_ONLY), json.dumps(HEAVY), str(found)],
@@ -72,6 +92,32 @@ def test_read_only_commands_import_no_dagster_gx_pandas_or_alembic(tmp_path: Pat
     result = json.loads(found.read_text(encoding="utf-8"))
     assert result["codes"] == [0] * len(READ_ONLY), done.stderr
     assert result["heavy"] == []
+
+
+def test_a_dataset_name_is_checked_alike_against_the_index_and_the_catalog(
+    tmp_path: Path, run_cli: CliRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same refusal, word for word, and the same listing, whether the names come from the
+    dataset index or from a validated catalog."""
+    settings = make_settings(tmp_path / "home")
+    ledger_engine(settings.ledger_url)
+    dispose_ledger_engines()
+    cache_dir = tmp_path / "cache"
+    env = {"STEWARD_HOME": str(settings.home), "STEWARD_PROJECT_DIR": str(settings.project_root)}
+    commands = [["versions", "rail_os/ic_gate_event"], ["lineage", "city_os/anonymized_trips"]]
+    from_catalog = [run_cli(args, {**env, "STEWARD_CACHE_DIR": "off"}) for args in commands]
+    run_cli(commands[1], {**env, "STEWARD_CACHE_DIR": str(cache_dir)})  # writes the index
+    monkeypatch.setattr(loader, "load_catalog", _no_catalog)
+    from_index = [run_cli(args, {**env, "STEWARD_CACHE_DIR": str(cache_dir)}) for args in commands]
+    assert from_index == from_catalog
+    code, _, err = from_index[0]
+    assert code == 2
+    assert "unknown dataset 'rail_os/ic_gate_event'; did you mean rail_os/ic_gate_events" in err
+    assert from_index[1][0] == 0 and "rail_os/ic_gate_events" in from_index[1][1]
+
+
+def _no_catalog(*_: object, **__: object) -> None:
+    raise AssertionError("a read-only command loaded the catalog although its index is current")
 
 
 # Loads the code location as Dagster does, then names the heavy packages it imported.
