@@ -229,15 +229,15 @@ class DatasetIndex:
             }
             for name in self.names
         }
-        return json.dumps({"format": INDEX_FORMAT, "key": key, "datasets": datasets}).encode()
+        return _index_header(key) + json.dumps(datasets).encode()
 
     @classmethod
     def decode(cls, raw: bytes, key: str) -> DatasetIndex:
+        header = _index_header(key)
+        if not raw.startswith(header):
+            raise CacheRefused("another format or key")
         try:
-            found = json.loads(raw)
-            if found["format"] != INDEX_FORMAT or found["key"] != key:
-                raise CacheRefused("another format or key")
-            datasets = found["datasets"]
+            datasets = json.loads(raw[len(header) :])
             return cls(
                 upstream={n: tuple(map(str, d["upstream"])) for n, d in datasets.items()},
                 daily_from={
@@ -247,6 +247,12 @@ class DatasetIndex:
             )
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             raise CacheRefused(type(exc).__name__) from None
+
+
+def _index_header(key: str) -> bytes:
+    """The index's first line: its format and the key of the catalog it indexes, checked
+    before anything else is read."""
+    return f"{INDEX_FORMAT} {key}\n".encode("ascii")
 
 
 def index_file(path: Path) -> Path:
@@ -272,13 +278,17 @@ def keep_index(path: Path, key: str, catalog: Catalog) -> None:
     """Write the index of a catalog read from the cache file ``path`` unless it is there
     already (a cache written before indexes were)."""
     index = index_file(path)
+    header = _index_header(key)
     try:
-        DatasetIndex.decode(index.read_bytes(), key)
-    except (OSError, CacheRefused):
-        try:
-            _write_atomically(index, DatasetIndex.of(catalog).encode(key))
-        except OSError:
-            return
+        with index.open("rb") as found:
+            if found.read(len(header)) == header:
+                return  # written with the cache file, whole (it is renamed into place)
+    except OSError:
+        pass
+    try:
+        _write_atomically(index, DatasetIndex.of(catalog).encode(key))
+    except OSError:
+        return
 
 
 class _DeclarationUnpickler(pickle.Unpickler):
