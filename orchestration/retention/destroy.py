@@ -13,13 +13,17 @@ from collections import defaultdict
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from orchestration.errors import IntegrityError, KeyMissing, NotFound, PurgeFailed
+from orchestration.errors import BadInput, IntegrityError, KeyMissing, NotFound, PurgeFailed
 from orchestration.ledger.db import transaction
 from orchestration.ledger.locks import Held
 from orchestration.ledger.purges import live_versions, recorded_objects
 from orchestration.records import Version
 from orchestration.retention.context import SweepContext, ensure
-from orchestration.retention.inventory import configured_labels, purge_locations
+from orchestration.retention.inventory import (
+    configured_labels,
+    location_label,
+    purge_locations,
+)
 from orchestration.retention.plan import VersionRecord
 from orchestration.retention.reconcile import STORE
 from orchestration.retention.state import version_records
@@ -125,17 +129,22 @@ def recorded_by_location(
     the location it was recorded at (``retention.inventory``)."""
     if not partitions:
         return {}
-    labels = configured_labels(ctx)
-    roots: dict[str, str] = {}
+    configured = configured_labels(ctx)
+    labels: dict[str, str | None] = {}  # recorded folder -> label (None: cannot be parsed)
     found: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for item in recorded_objects(ctx.engine, dataset, partitions):
-        label = STORE
+        label: str | None = STORE
         if item.location is not None:
             folder = item.location.removesuffix(item.object_key)
-            if folder not in roots:
-                roots[folder] = recorded_root(item.location, item.object_key)
-            label = labels.get(roots[folder], f"backup@{roots[folder]}")
-        found[label].append((item.object_key, item.object_version_id))
+            if folder not in labels:
+                try:
+                    root = recorded_root(item.location, item.object_key)
+                    labels[folder] = location_label(configured, root)
+                except BadInput:  # ``purge_locations`` refuses the purge, naming it
+                    labels[folder] = None
+            label = labels[folder]
+        if label is not None:
+            found[label].append((item.object_key, item.object_version_id))
     return found
 
 

@@ -53,7 +53,7 @@ def backup_locations(ctx: SweepContext, dataset: str | None = None) -> Locations
         except BadInput as exc:
             unreachable.append((location.rpartition("/")[0], str(exc)))
     for root in sorted(roots):
-        label = configured.get(root, f"backup@{root}")
+        label = location_label(configured, root)
         if label not in configured.values():
             backends[label] = backend_for(root, ctx.s3_endpoint_url)
         why = _unreachable(backends[label])
@@ -61,6 +61,12 @@ def backup_locations(ctx: SweepContext, dataset: str | None = None) -> Locations
             unreachable.append((label, f"recorded backup location {root}: {why}"))
             backends.pop(label, None)
     return Locations(backends, tuple(unreachable))
+
+
+def location_label(configured: dict[str, str], root: str) -> str:
+    """A location's label: its configured target's (``backup:<name>``), or ``backup@<root>``
+    for a location only recorded."""
+    return configured.get(root, f"backup@{root}")
 
 
 def _unreachable(backend: ObjectBackend) -> str | None:

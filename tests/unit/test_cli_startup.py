@@ -69,29 +69,22 @@ def test_read_only_commands_import_no_dagster_gx_pandas_pydantic_or_alembic(
     env |= {"STEWARD_HOME": str(settings.home), "STEWARD_PROJECT_DIR": str(settings.project_root)}
     env |= {"STEWARD_CACHE_DIR": str(cache_dir)}
     # The first command finds no index, so it validates the catalog, which writes one.
-    first = subprocess.run(
-        [sys.executable, "-c", STEWARD, *READ_ONLY[0]],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    first = _python(["-c", STEWARD, *READ_ONLY[0]], env)
     assert first.returncode == 0, first.stderr
     assert list(cache_dir.glob("catalog-*.index.json"))
     found = tmp_path / "found.json"
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(READ_ONLY), json.dumps(HEAVY), str(found)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    done = _python(["-c", PROBE, json.dumps(READ_ONLY), json.dumps(HEAVY), str(found)], env)
     assert done.returncode == 0, done.stderr
     result = json.loads(found.read_text(encoding="utf-8"))
     assert result["codes"] == [0] * len(READ_ONLY), done.stderr
     assert result["heavy"] == []
+
+
+def _python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """A fresh interpreter, as the console script starts, with its output captured."""
+    return subprocess.run(
+        [sys.executable, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_a_dataset_name_is_checked_alike_against_the_index_and_the_catalog(
