@@ -91,6 +91,7 @@ class Steward:
     @functools.cached_property
     def producer(self) -> Producer:
         from orchestration.produce.service import Producer
+        from orchestration.subjects.erased import ErasedSubjects
 
         return Producer(
             catalog=self.catalog,
@@ -101,6 +102,7 @@ class Steward:
             landing_dir=self.landing,
             actor=self.settings.actor,
             lineage=self.lineage,
+            erased=ErasedSubjects(self.catalog, self.engine, self.keys_dir),
         )
 
     @functools.cached_property

@@ -129,6 +129,7 @@ class AuditAction(StrEnum):
     INCIDENT = "incident"
     PROVIDE = "provide"
     SUBJECT_REQUEST = "subject_request"
+    ERASED_ROWS_DROPPED = "erased_rows_dropped"  # an erased person's rows kept out (C5.2-6)
     REVOKE = "revoke"
     APPROVAL_REQUEST = "approval_request"  # a decision waiting for a second approver (C5.4-1)
     APPROVE = "approve"  # the second approver agreed; the decision was carried out

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from orchestration.declarations.catalog import Catalog, DeclaredDataset
     from orchestration.records import Version
     from orchestration.store.versions import Narrowing, VersionStore
+    from orchestration.subjects.erased import ErasedSubjects
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,7 @@ class Producer:
     landing_dir: Path
     actor: str
     lineage: LineageEvents = NO_EVENTS  # OpenLineage START/COMPLETE/FAIL per commit (C5.5-2)
+    erased: ErasedSubjects | None = None  # keeps erased persons out of new versions (C5.2-6)
 
     def produce(
         self, key: str, partition: str = NO_PARTITION, run_id: str | None = None
@@ -158,6 +160,14 @@ class Producer:
         A version failing its suite is kept, quarantined, and backed up like any other, so a
         waiver can later release it; readers never get it unless waived (C5.5-4).
         """
+        # Erased persons (C5.2-6): a re-delivery, or a computation that read their rows before
+        # the erasure, commits without the rows of anyone an erasure request names.
+        if self.erased is not None:
+            kept = self.erased.drop(
+                dataset.key, partition, produced.table, self.actor, self.clock.now()
+            )
+            if kept is not produced.table:
+                produced = Produced(kept, encode(kept), produced.sources)
         # Disclosure control (C3.3-1, C5.1-4): small cells are suppressed in the table before
         # it is written; the check of the stored table is one more blocking dimension.
         disclosure = gate_for(self.catalog, dataset.key)

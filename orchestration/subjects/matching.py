@@ -112,12 +112,20 @@ class Matcher:
         self, frame: pd.DataFrame, decl: DatasetDeclaration, digests: Iterable[tuple[str, str]]
     ) -> pd.Series:
         """Which rows of ``frame`` belong to a subject named by (kind, digest) pairs."""
+        return self.matched(frame, decl, digests)[0]
+
+    def matched(
+        self, frame: pd.DataFrame, decl: DatasetDeclaration, digests: Iterable[tuple[str, str]]
+    ) -> tuple[pd.Series, set[tuple[str, str]]]:
+        """Which rows of ``frame`` belong to a subject named by (kind, digest) pairs, and
+        which of those pairs were found."""
         import pandas as pd
 
         wanted: dict[str, set[str]] = {}
         for kind, digest in digests:
             wanted.setdefault(kind, set()).add(digest)
         hit = pd.Series(False, index=frame.index)
+        found: set[tuple[str, str]] = set()
         for ident in decl.subject_identifiers:
             if ident.kind not in wanted:
                 continue
@@ -125,8 +133,10 @@ class Matcher:
             if ident.casefold and ident.derivation is None:
                 column = column.str.casefold()
             tokens = column.map(lambda v, k=ident.kind: None if v is pd.NA else self.token(k, v))
-            hit |= tokens.isin(wanted[ident.kind]).astype(bool)
-        return hit
+            rows = tokens.isin(wanted[ident.kind]).astype(bool)
+            hit |= rows
+            found |= {(ident.kind, t) for t in set(tokens[rows])}
+        return hit, found
 
     def _derivation_key(self, name: str) -> bytes:
         if name not in self._derivation_keys:

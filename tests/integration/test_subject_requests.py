@@ -27,7 +27,16 @@ import pandas as pd
 import pytest
 from conftest import PROJECT, make_settings
 from sqlalchemy import update
-from support import canary, decrypted, files_holding, holds, on_s3, write_yaml
+from support import (
+    assert_audit_intact,
+    audit_entries,
+    canary,
+    decrypted,
+    files_holding,
+    holds,
+    on_s3,
+    write_yaml,
+)
 
 from orchestration.errors import (
     BadInput,
@@ -52,6 +61,7 @@ from orchestration.subjects.matching import DERIVATION_KEYS
 from orchestration.subjects.restrict import SubjectRequestFilter
 from orchestration.subjects.service import SubjectRequests
 from orchestration.vocabulary import (
+    AuditAction,
     IncidentKind,
     PurgeKind,
     RequestKind,
@@ -181,6 +191,35 @@ def test_c5_2_6_find_then_erase_an_app_user_from_every_version_and_backup(
     assert requests.find(person).receipt["found"] == []
     with pytest.raises(NotFound, match="purged"):
         steward.backups.restore(USERS, "", 1, "test:pytest")
+
+
+@pytest.mark.production_profile
+def test_c5_2_6_a_re_delivery_still_holding_an_erased_person_commits_without_them(
+    steward: Steward,
+) -> None:
+    """The provider sends the same snapshot again after the erasure: the new version holds
+    everyone but the erased person, and the audit log names the request and the count."""
+    plant_user(steward.settings)
+    plant_user(steward.settings, "U000008")  # a control: must stay
+    delivery = steward.settings.landing_dir / "app_users" / f"{DAY1}.csv"
+    sent = delivery.read_bytes()
+    steward.produce(USERS)
+    requests = requests_of(steward)
+    person = requests.subject("app_user_id", USER)
+    erased = requests.erase(person)
+    assert erased.status is RequestStatus.COMPLETED and not delivery.exists()
+
+    delivery.write_bytes(sent)  # the same file, delivered again
+    version = steward.produce(USERS)
+
+    table = _rows(steward, USERS)
+    assert USER not in set(table["user_id"]) and "U000008" in set(table["user_id"])
+    assert len(table) == version.row_count == 299
+    (entry,) = audit_entries(steward, AuditAction.ERASED_ROWS_DROPPED)
+    assert (entry.dataset, entry.partition) == (USERS, "")
+    assert entry.detail == {"rows": 1, "requests": [erased.request_id]}
+    assert requests.find(person).receipt["found"] == []
+    assert_audit_intact(steward)
 
 
 @pytest.mark.production_profile
