@@ -43,6 +43,7 @@ class Matcher:
     def __init__(self, catalog: Catalog, keys_dir: Path) -> None:
         self.catalog, self.keys_dir = catalog, keys_dir
         self._derivation_keys: dict[str, bytes] = {}
+        self._key: bytes | None = None
 
     def declared(self, kind: str) -> list[tuple[str, SubjectIdentifier]]:
         """(dataset, identifier) of every declaration of ``kind``, by dataset."""
@@ -132,10 +133,11 @@ class Matcher:
             column = frame[ident.column].astype("string")
             if ident.casefold and ident.derivation is None:
                 column = column.str.casefold()
-            tokens = column.map(lambda v, k=ident.kind: None if v is pd.NA else self.token(k, v))
-            rows = tokens.isin(wanted[ident.kind]).astype(bool)
-            hit |= rows
-            found |= {(ident.kind, t) for t in set(tokens[rows])}
+            # each distinct value is hashed once: a day's table repeats its identifiers
+            tokens = {v: self.token(ident.kind, v) for v in column.dropna().unique()}
+            named = {v for v, t in tokens.items() if t in wanted[ident.kind]}
+            hit |= column.isin(named).fillna(False).astype(bool)
+            found |= {(ident.kind, tokens[v]) for v in named}
         return hit, found
 
     def _derivation_key(self, name: str) -> bytes:
@@ -151,7 +153,11 @@ class Matcher:
         return self._derivation_keys[name]
 
     def _request_key(self) -> bytes:
-        return request_key(self.keys_dir)
+        """Read once per matcher (a filter hashes every distinct value of a column): the
+        key is written once and never changes."""
+        if self._key is None:
+            self._key = request_key(self.keys_dir)
+        return self._key
 
 
 def request_key(keys_dir: Path) -> bytes:
