@@ -66,6 +66,11 @@ def owner_of(key: str, members: dict[str, int]) -> str | None:
     return min(found, key=members.__getitem__) if found else None
 
 
+def positions(prefixes: Sequence[str]) -> dict[str, int]:
+    """Each prefix's first position among ``prefixes``, as ``owner_of`` takes them."""
+    return {p: i for i, p in reversed(list(enumerate(prefixes)))}
+
+
 def group_by_parent(prefixes: Sequence[str]) -> dict[str, list[str]]:
     """Prefixes ``a/b/<partition>/`` grouped under ``a/b/``, so one listing serves many."""
     groups: dict[str, list[str]] = {}
@@ -210,7 +215,7 @@ class S3Backend:
         found: dict[str, list[dict[str, str]]] = {p: [] for p in prefixes}
         for parent, members in group_by_parent(prefixes).items():
             scopes = [parent] if len(members) > 1 else members
-            position = {p: i for i, p in reversed(list(enumerate(members)))}
+            position = positions(members)
             for scope in scopes:
                 pages = self.client.get_paginator("list_object_versions").paginate(
                     Bucket=self.bucket, Prefix=self._key(scope)
@@ -240,7 +245,7 @@ class S3Backend:
         page costs as much as the whole bucket, so a sweep whose ledger knows its versions
         lists only what is left (C5.2-11, issue 13). Keys outside the prefixes are never
         deleted."""
-        position = {p: i for i, p in reversed(list(enumerate(prefixes)))}
+        position = positions(prefixes)
         removed = {p: 0 for p in prefixes}
         by_id: dict[tuple[str, str], str] = {}
         for key, version in recorded:
