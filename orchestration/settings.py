@@ -35,6 +35,7 @@ import getpass
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlparse
 
 from orchestration.clock import Clock, clock_from_env
 from orchestration.errors import BadInput
@@ -135,6 +136,20 @@ class Settings:
             else None,
             catalog_cache_dir=_cache_dir(env),
         )
+
+
+def kek_location(uri: str) -> tuple[str, str]:
+    """The scheme of ``STEWARD_KEK_URI`` and what it names (a folder, a keyring), or a
+    refusal of any other form; checked without loading a provider, so that a command that
+    needs no key checks it as quickly as one that does."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file" and parsed.path:
+        return "file", parsed.path
+    if parsed.scheme == "aws-kms" and parsed.netloc:
+        return "aws-kms", parsed.netloc
+    raise BadInput(
+        f"STEWARD_KEK_URI: {uri!r} is neither file:///<folder> nor aws-kms://<keyring name>"
+    )
 
 
 def _cache_dir(env: dict[str, str]) -> Path | None:

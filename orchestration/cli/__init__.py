@@ -6,7 +6,8 @@ Arguments are checked by the shared types and checks of ``orchestration.cli.para
 anything is opened or recorded; human output shows times in district time (Asia/Tokyo).
 
 Each command group lives in its own module (``datasets``, ``quality``, ``retention``,
-``operations``) and is a thin call into a service; output goes through ``render``. The
+``operations``), imported when one of its commands runs (``COMMANDS``), and is a thin call
+into a service; output goes through ``render``. The
 global ``--as-of`` is also accepted after the commands that act or read as of a moment.
 """
 
@@ -14,20 +15,12 @@ from __future__ import annotations
 
 import sys
 from datetime import datetime
+from importlib import import_module
+from typing import Any
 
 import click
 
-from orchestration.cli import (
-    approvals,
-    datasets,
-    operations,
-    packages,
-    provision,
-    quality,
-    render,
-    retention,
-    subjects,
-)
+from orchestration.cli import render
 from orchestration.cli.context import Context
 from orchestration.cli.params import Instant
 from orchestration.errors import StewardError
@@ -47,45 +40,77 @@ READ_ONLY = frozenset(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+COMMANDS = {
+    "check": "datasets:check",
+    "schema": "datasets:schema",
+    "versions": "datasets:versions",
+    "lineage": "datasets:lineage",
+    "waive": "quality:waive",
+    "revoke": "quality:revoke",
+    "report": "quality:report",
+    "sweep": "retention:sweep",
+    "certificates": "retention:certificates",
+    "incidents": "retention:incidents",
+    "hold": "retention:hold",
+    "release": "retention:release",
+    "retire": "retention:retire",
+    "approve": "approvals:approve",
+    "approvals": "approvals:approvals",
+    "provide": "provision:provide",
+    "provisions": "provision:provisions",
+    "verify-package": "packages:verify_package",
+    "signing-key": "packages:signing_key",
+    "subject": "subjects:subject",
+    "requests": "subjects:requests",
+    "restore": "operations:restore",
+    "backup": "operations:backup",
+    "audit": "operations:audit",
+    "demo": "operations:demo",
+    "ui": "operations:ui",
+    "webserver": "operations:webserver",
+    "conformance": "operations:conformance",
+}
+"""Each command and where it is defined (module of ``orchestration.cli``: attribute)."""
+
+
+class LazyGroup(click.Group):
+    """The command group that imports a command's module only when that command is asked for:
+    a command starts without the others' imports (issue 13). ``commands`` loads them all, for
+    whatever lists them (help, the access policy's check of its command names, tests)."""
+
+    def __init__(self, *args: Any, lazy: dict[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy = lazy
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        for name in self._lazy:
+            self._load(name)
+        return self._loaded
+
+    @commands.setter
+    def commands(self, given: dict[str, click.Command]) -> None:
+        self._loaded = given
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self._loaded, *self._lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name) if cmd_name in self._lazy else self._loaded.get(cmd_name)
+
+    def _load(self, name: str) -> click.Command:
+        if name not in self._loaded:
+            module, _, attr = self._lazy[name].partition(":")
+            self._loaded[name] = getattr(import_module(f"orchestration.cli.{module}"), attr)
+        return self._loaded[name]
+
+
+@click.group(cls=LazyGroup, lazy=COMMANDS, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--as-of", type=Instant(), help="Act as of this ISO 8601 instant.")
 @click.pass_context
 def cli(ctx: click.Context, as_of: datetime | None) -> None:
     """city-steward: governed, versioned, encrypted datasets for the Takanawa Gateway district."""
     ctx.obj = Context(as_of, reads_only=ctx.invoked_subcommand in READ_ONLY)
-
-
-for _command in (
-    datasets.check,
-    datasets.schema,
-    datasets.versions,
-    datasets.lineage,
-    quality.waive,
-    quality.revoke,
-    quality.report,
-    retention.sweep,
-    retention.certificates,
-    retention.incidents,
-    retention.hold,
-    retention.release,
-    retention.retire,
-    approvals.approve,
-    approvals.approvals,
-    provision.provide,
-    provision.provisions,
-    packages.verify_package,
-    packages.signing_key,
-    subjects.subject,
-    subjects.requests,
-    operations.restore,
-    operations.backup,
-    operations.audit,
-    operations.demo,
-    operations.ui,
-    operations.webserver,
-    operations.conformance,
-):
-    cli.add_command(_command)
 
 
 def main() -> None:

@@ -25,7 +25,7 @@ from orchestration.cli.params import (
 )
 from orchestration.clock import FixedClock
 from orchestration.errors import NotFound
-from orchestration.settings import Settings
+from orchestration.settings import Settings, kek_location
 
 if TYPE_CHECKING:  # SQLAlchemy and pydantic stay off the import path of `steward --help`
     from sqlalchemy import Engine
@@ -110,17 +110,16 @@ class Context:
         does, for a command about versions that does not open it."""
         from orchestration.ledger import audit_key
         from orchestration.ledger.db import ledger_engine
-        from orchestration.store.kek import kek_provider
 
-        keks = kek_provider(self.settings.kek_uri, self.settings.kms_endpoint_url)
+        kek_location(self.settings.kek_uri)
         require_ledger(self.settings)
         engine = ledger_engine(self.settings.ledger_url)
         audit_key.bind(engine, self.settings.audit_key_path)
         self._authorize(engine, command_path())
         if key_store:
-            from orchestration.store.keys import KeyStore
+            from orchestration.store.keys import check_format
 
-            KeyStore(self.settings.keystore_url, keks, self.settings.clock).engine.dispose()
+            check_format(self.settings.keystore_url)
         return engine
 
     def _authorize(self, engine: Engine, command: str) -> bool:
@@ -181,7 +180,7 @@ AS_OF = click.option(
 
 def partitions_with_versions(engine: Engine, dataset: str) -> list[str]:
     """The days of ``dataset`` that have versions, for hints in refusals."""
-    from orchestration.ledger.versions import partitions
+    from orchestration.ledger.version_reads import partitions
 
     return [p for p in partitions(engine, dataset) if p]
 

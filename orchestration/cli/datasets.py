@@ -45,7 +45,7 @@ def check(obj: Context, as_json: bool) -> None:
         if as_json:
             render.emit_json({"ok": False, "problems": problems})
         else:
-            render.problem(f"{len(problems)} problem(s):", style="red")
+            render.problem(f"{len(problems)} problem(s):", color="red")
             for problem in problems:
                 render.problem(f"  - {problem}")
         sys.exit(2)
@@ -105,7 +105,7 @@ def schema(obj: Context, folder: Path | None, as_json: bool) -> None:
 @click.pass_obj
 def versions(obj: Context, dataset: str, partition: str | None, as_json: bool) -> None:
     """List every version of DATASET (zone/name), oldest first."""
-    from orchestration.ledger.versions import history
+    from orchestration.ledger.version_reads import history
     from orchestration.records import version_summary
 
     engine = obj.ledger(key_store=True)

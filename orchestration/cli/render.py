@@ -3,9 +3,11 @@ people, progress only on a terminal.
 
 Commands hand it data; records become JSON through ``orchestration.records.as_json`` only.
 Human output shows instants in district time with the zone named (``clock.district_time``).
-Plain lines are printed without markup, so names and reasons are shown exactly as typed.
-The consoles are module attributes (``render.out``, ``render.err``) so tests can widen them;
-they, and rich, are made on first use, so a command that only prints JSON never imports rich.
+Plain lines are printed by click, without markup or emoji codes, so names and reasons are
+shown exactly as typed; rich draws only tables, trees, progress and the demo's story. Its
+consoles are module attributes (``render.out``, ``render.err``) so tests can widen them; they,
+and rich, are made on first use, so a command that prints only JSON or lines never imports
+rich (issue 13).
 """
 
 from __future__ import annotations
@@ -55,12 +57,13 @@ def emit_json(data: Any) -> None:
 
 def line(text: str) -> None:
     """One line on stdout, exactly as given."""
-    _console("out").print(text, markup=False, highlight=False)
+    click.echo(text)
 
 
-def problem(text: str, style: str | None = None) -> None:
-    """One line on stderr (a failure, an incident, tampering), exactly as given."""
-    _console("err").print(text, style=style, markup=False, highlight=False)
+def problem(text: str, color: str | None = None) -> None:
+    """One line on stderr (a failure, an incident, tampering), exactly as given; ``color``
+    (a click colour name) shows only on a terminal."""
+    click.echo(click.style(text, fg=color) if color else text, err=True)
 
 
 def show(renderable: Any) -> None:

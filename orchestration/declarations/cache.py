@@ -39,7 +39,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import Distribution, PackageNotFoundError
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -310,11 +310,19 @@ def _package_version() -> str:
 
 def _installed_version(distribution: str) -> str:
     """The installed version, read from its metadata: the key is computed without importing
-    pydantic or PyYAML, which reading only the index must not do."""
+    pydantic or PyYAML, which reading only the index must not do. The ``Version`` header is
+    taken from the metadata's opening lines; parsing the whole file (its long description
+    too) as ``importlib.metadata.version`` does took longer than the rest of the check."""
     try:
-        return version(distribution)
+        found = Distribution.from_name(distribution)
     except PackageNotFoundError:
         return "unknown"
+    for line in (found.read_text("METADATA") or found.read_text("PKG-INFO") or "").splitlines():
+        if not line:  # the headers end here
+            break
+        if line.startswith("Version:"):
+            return line.removeprefix("Version:").strip()
+    return found.version
 
 
 def _sources() -> list[tuple[str, Path]]:

@@ -266,7 +266,7 @@ class PartitionStatesConfig(Config):
     required_resource_keys={STEWARD},
 )
 def show_partition_states(context: OpExecutionContext, config: PartitionStatesConfig) -> None:
-    from orchestration.ledger.versions import partitions
+    from orchestration.ledger.version_reads import partitions
 
     steward = acting(context, getattr(context.resources, STEWARD))
     if config.dataset not in steward.catalog.datasets:

@@ -152,7 +152,7 @@ class GovernanceActions:
         """Show each affected partition's state as the ledger says it is now; a decision on
         a whole dataset affects every partition it has versions of."""
         from orchestration.governance.partition_state import partition_status
-        from orchestration.ledger.versions import partitions
+        from orchestration.ledger.version_reads import partitions
 
         now = self.clock.now()
         affected = [partition] if partition is not None else partitions(self.engine, dataset)

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from orchestration.clock import district_time
-from orchestration.ledger import versions
+from orchestration.ledger import version_reads
 from orchestration.ledger.db import transaction
 from orchestration.ledger.holds import active_holds
 from orchestration.ledger.quality import active_waiver
@@ -54,7 +54,7 @@ def partition_status(
 ) -> PartitionStatus | None:
     """The state of ``partition`` of ``dataset`` at ``now``; None when no version of it was
     ever promoted, quarantined or purged (nothing to show)."""
-    newest = versions.newest(engine, dataset, partition, statuses=SHOWN)
+    newest = version_reads.newest(engine, dataset, partition, statuses=SHOWN)
     if newest is None:
         return None
     state = BY_STATUS[newest.status]
@@ -82,7 +82,7 @@ def partition_status(
             f"until {until} (waiver {waiver.id})",
         )
     description = f"quarantined: version {newest.number} failed a blocking check"
-    kept = versions.newest(engine, dataset, partition, statuses=[VersionStatus.PROMOTED])
+    kept = version_reads.newest(engine, dataset, partition, statuses=[VersionStatus.PROMOTED])
     if kept is not None:
         description += f"; readers keep version {kept.number}"
     return PartitionStatus(state, newest.number, description)

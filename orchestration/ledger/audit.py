@@ -31,19 +31,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Connection, Engine, Row, insert, select, text, update
 from sqlalchemy.exc import ProgrammingError
-from sqlalchemy.orm import Session
 
 from orchestration import records
 from orchestration.errors import StewardError
 from orchestration.ledger import audit_key
 from orchestration.ledger.db import transaction
 from orchestration.ledger.replay import Logged, replay
-from orchestration.ledger.tables import AuditEntry, AuditHead, Incident
+from orchestration.ledger.schema import audit_head, audit_log, incidents
 from orchestration.vocabulary import AuditAction, AuditProblem, IncidentKind
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # written in the caller's ORM session; verified on Core alone (issue 13)
+    from sqlalchemy.orm import Session
+
     from orchestration.ledger.anchors import AnchorStore
 
 GENESIS = "0" * 64
@@ -175,8 +176,8 @@ def _append(
     )
     db_user = session_user(session)
     mac = entry_mac(key, head.mac or head.hash, digest, recorded, db_user, chain)
-    session.add(
-        AuditEntry(
+    session.execute(
+        insert(audit_log).values(
             chain=chain,
             chain_seq=seq,
             at=at,
@@ -193,33 +194,37 @@ def _append(
             db_user=db_user,
         )
     )
-    head.seq, head.hash, head.mac = seq, digest, mac
-    head.seal, head.recorded_at = head_seal(key, seq, mac, chain), recorded
+    session.execute(
+        update(audit_head)
+        .where(audit_head.c.id == head.id)
+        .values(
+            seq=seq,
+            hash=digest,
+            mac=mac,
+            seal=head_seal(key, seq, mac, chain),
+            recorded_at=recorded,
+        )
+    )
     session.flush()
 
 
-def _locked_head(session: Session, chain: str) -> AuditHead:
+def _locked_head(session: Session, chain: str) -> Row[Any]:
     """The chain's head row, locked until the caller's transaction ends (PostgreSQL: a row
     lock on this chain only; SQLite's writers are serialized by BEGIN IMMEDIATE anyway). A new
     chain's head is created first; a concurrent first appender's row wins and is used."""
-    query = (
-        select(AuditHead)
-        .where(AuditHead.chain == chain)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    head = session.execute(query).scalar()
+    query = select(audit_head).where(audit_head.c.chain == chain).with_for_update()
+    head = session.execute(query).first()
     if head is None:
         if session.get_bind().dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         session.execute(
-            insert(AuditHead)
+            insert(audit_head)
             .values(chain=chain, seq=0, hash=GENESIS)
             .on_conflict_do_nothing(index_elements=["chain"])
         )
-        head = session.execute(query).scalar_one()
+        head = session.execute(query).one()
     return head
 
 
@@ -244,7 +249,7 @@ def seal_chains(engine: Engine, *, at: datetime, actor: str) -> dict[str, Link]:
     district's seal entry included ({} for an empty log). Raises ``HeadUnsealed`` if a head was
     moved without the key: sealing it would bless a rewrite."""
     with transaction(engine) as session:
-        heads = {h.chain: h for h in session.scalars(select(AuditHead)) if h.seq > 0}
+        heads = {h.chain: h for h in session.execute(select(audit_head)) if h.seq > 0}
         if not heads:
             return {}
         key = audit_key.key_for_append(engine)
@@ -268,15 +273,15 @@ def seal_chains(engine: Engine, *, at: datetime, actor: str) -> dict[str, Link]:
 def head_links(engine: Engine) -> dict[str, Link]:
     """Every chain's newest entry, after checking each head's seal with this process's key;
     {} for an empty log. Raises ``HeadUnsealed`` if a seal does not match."""
-    with transaction(engine) as session:
-        heads = [h for h in session.scalars(select(AuditHead)) if h.seq > 0]
+    with engine.begin() as conn:
+        heads = [h for h in conn.execute(select(audit_head)) if h.seq > 0]
         key = audit_key.key_for_append(engine) if any(h.mac for h in heads) else b""
         for head in heads:
             _check_head_seal(key, head)
         return {h.chain: (h.seq, h.hash, h.mac) for h in heads}
 
 
-def _check_head_seal(key: bytes, head: AuditHead) -> None:
+def _check_head_seal(key: bytes, head: Row[Any]) -> None:
     if head.mac is None:
         return
     if not hmac.compare_digest(head.seal or "", head_seal(key, head.seq, head.mac, head.chain)):
@@ -339,7 +344,7 @@ class _Chain:
     """The state of one pass over one chain."""
 
     name: str
-    prev: AuditEntry | None = None
+    prev: Row[Any] | None = None
     keyed: bool = False
     bad_macs: list[tuple[int, str]] = field(default_factory=list)
     links: dict[int, tuple[str, str | None]] = field(default_factory=dict)
@@ -354,7 +359,7 @@ class _Walk:
     findings: list[Finding] = field(default_factory=list)
     logged: list[Logged] = field(default_factory=list)
     chains: dict[str, _Chain] = field(default_factory=dict)
-    seals: list[AuditEntry] = field(default_factory=list)
+    seals: list[Row[Any]] = field(default_factory=list)
     unkeyed: int = 0
 
     def problem(
@@ -377,9 +382,9 @@ def verify_log(
 ) -> AuditReport:
     """Check every chain, its head, entry times, the seals, the ledger against the log and, if
     an anchor store is given, every chain against every anchor (``steward audit verify``)."""
-    with transaction(engine) as session:
-        walk = _walk(session, key_path)
-        report = _report(session, walk)
+    with engine.begin() as conn:
+        walk = _walk(conn, key_path)
+        report = _report(conn, walk)
     if anchors is None:
         return report
     from orchestration.ledger.anchors import check_anchors
@@ -396,16 +401,19 @@ def verify_log(
 
 
 def verify(session: Session, key_path: Path | None = None) -> AuditReport:
-    """Recompute every chain in the caller's transaction and replay it against the ledger."""
-    return _report(session, _walk(session, key_path))
+    """Recompute every chain in the caller's transaction and replay it against the ledger
+    (its pending changes included: they are flushed first)."""
+    session.flush()
+    conn = session.connection()
+    return _report(conn, _walk(conn, key_path))
 
 
-def _report(session: Session, walk: _Walk) -> AuditReport:
+def _report(conn: Connection, walk: _Walk) -> AuditReport:
     for chain in walk.chains.values():
         _mac_problems(walk, chain)
-    _heads(session, walk)
+    _heads(conn, walk)
     _seals(walk)
-    for dataset, message in replay(session, walk.logged):
+    for dataset, message in replay(conn, walk.logged):
         walk.problem(chain_of(dataset), AuditProblem.STATE, message)
     keyed = any(c.keyed for c in walk.chains.values())
     if walk.unkeyed and not keyed and walk.key is not None:
@@ -436,13 +444,13 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return kept
 
 
-def _walk(session: Session, key_path: Path | None) -> _Walk:
+def _walk(conn: Connection, key_path: Path | None) -> _Walk:
     """Every chain in order; the replay reads the district chain first (the log before
     revision 0008 is there), then each dataset's chain, each in its own order."""
-    path = key_path or audit_key.path_for(session.get_bind().engine)
+    path = key_path or audit_key.path_for(conn.engine)
     walk = _Walk(audit_key.key_for_verify(path), path)
-    query = select(AuditEntry).order_by(AuditEntry.chain, AuditEntry.chain_seq)
-    entries = sorted(session.scalars(query), key=lambda e: e.chain != DISTRICT)
+    query = select(audit_log).order_by(audit_log.c.chain, audit_log.c.chain_seq)
+    entries = sorted(conn.execute(query), key=lambda e: e.chain != DISTRICT)
     for entry in entries:
         chain = walk.chains.setdefault(entry.chain, _Chain(entry.chain))
         _step(walk, chain, entry)
@@ -464,7 +472,7 @@ def _walk(session: Session, key_path: Path | None) -> _Walk:
     return walk
 
 
-def _step(walk: _Walk, chain: _Chain, entry: AuditEntry) -> None:
+def _step(walk: _Walk, chain: _Chain, entry: Row[Any]) -> None:
     """Check one entry against its predecessor in its chain: numbering, hash link, content,
     MAC, time."""
     prev, name, n = chain.prev, chain.name, entry.chain_seq
@@ -518,7 +526,7 @@ def _step(walk: _Walk, chain: _Chain, entry: AuditEntry) -> None:
         )
 
 
-def _check_mac(walk: _Walk, chain: _Chain, entry: AuditEntry, linked: bool) -> None:
+def _check_mac(walk: _Walk, chain: _Chain, entry: Row[Any], linked: bool) -> None:
     """The MAC must be there once keyed entries began (in a dataset's chain, from its first
     entry: those chains began after keyed MACs), and must match the stored predecessor; after
     a break already reported (a deleted entry) it cannot, and is not listed again."""
@@ -575,10 +583,10 @@ def _mac_problems(walk: _Walk, chain: _Chain) -> None:
         )
 
 
-def _heads(session: Session, walk: _Walk) -> None:
+def _heads(conn: Connection, walk: _Walk) -> None:
     """Each chain's head must name its newest entry, and its seal must match it under the key;
     a chain with entries needs its head."""
-    heads = {h.chain: h for h in session.scalars(select(AuditHead))}
+    heads = {h.chain: h for h in conn.execute(select(audit_head))}
     for name in sorted(set(heads) | set(walk.chains)):
         chain, head = walk.chains.get(name), heads.get(name)
         last = chain.prev if chain else None
@@ -621,7 +629,7 @@ def _heads(session: Session, walk: _Walk) -> None:
 def _seals(walk: _Walk) -> None:
     """Each chain against the newest seal entry that records it: a chain shorter than sealed
     lost its tail, a sealed entry with another MAC was rewritten after the seal."""
-    newest: dict[str, tuple[AuditEntry, int, str | None]] = {}
+    newest: dict[str, tuple[Row[Any], int, str | None]] = {}
     for seal in walk.seals:
         recorded = (seal.detail or {}).get("chains", {})
         for name, (seq, mac) in recorded.items():
@@ -658,15 +666,15 @@ def record_findings(
     C4.1-3), so re-running verify does not repeat one; each is logged in the district chain,
     never in the chain found wanting. Returns the new incidents, and why none could be
     recorded if the database user may not write them (a read-only auditor)."""
-    from orchestration.ledger import rows
-
     if report.ok:
         return [], None
+    from orchestration.ledger.incidents import add_incident
+
     try:
         with transaction(engine) as session:
-            query = select(Incident.detail).where(
-                Incident.kind == IncidentKind.AUDIT_MISMATCH.value,
-                Incident.resolved_at.is_(None),
+            query = select(incidents.c.detail).where(
+                incidents.c.kind == IncidentKind.AUDIT_MISMATCH.value,
+                incidents.c.resolved_at.is_(None),
             )
             known = {(d or {}).get("finding") for d in session.scalars(query)}
             made = []
@@ -674,9 +682,10 @@ def record_findings(
                 if f.fingerprint in known:
                     continue
                 known.add(f.fingerprint)
-                row = Incident(
+                incident = add_incident(
+                    session,
                     at=at,
-                    kind=IncidentKind.AUDIT_MISMATCH.value,
+                    kind=IncidentKind.AUDIT_MISMATCH,
                     dataset=None if f.chain == DISTRICT else f.chain,
                     partition=None,
                     detail={
@@ -687,7 +696,6 @@ def record_findings(
                         "what": f.message,
                     },
                 )
-                session.add(row)
                 _append(
                     session,
                     DISTRICT,
@@ -699,9 +707,8 @@ def record_findings(
                     version=None,
                     detail={"kind": IncidentKind.AUDIT_MISMATCH.value, "chain": f.chain},
                 )
-                made.append(row)
-            session.flush()
-            return [rows.incident(r) for r in made], None
+                made.append(incident)
+            return made, None
     except ProgrammingError as exc:
         if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient privilege
             raise

@@ -4,16 +4,18 @@ for export and the UI. They name datasets, partitions, versions, counts and key 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import Session
 
 from orchestration import records
 from orchestration.ledger import rows
-from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import PurgeCertificate
+from orchestration.ledger.db import insert_one
+from orchestration.ledger.schema import purge_certificates
 from orchestration.vocabulary import PurgeKind
+
+if TYPE_CHECKING:  # written in the caller's ORM session; listed on Core alone (issue 13)
+    from sqlalchemy.orm import Session
 
 
 def add_certificate(
@@ -33,9 +35,9 @@ def add_certificate(
     now: datetime,
 ) -> records.Certificate:
     """A certificate added in the caller's transaction (so that tombstones, intents and the
-    certificate commit together); flushed, so it has an id."""
-    row = PurgeCertificate(
-        kind=kind,
+    certificate commit together); returned as the ledger stored it, with its id."""
+    values = dict(
+        kind=PurgeKind(kind).value,
         dataset=dataset,
         partitions={"partitions": partitions},
         row_count=row_count,
@@ -48,15 +50,13 @@ def add_certificate(
         actor=actor,
         verification=verification,
     )
-    session.add(row)
-    session.flush()
-    return rows.certificate(row)
+    return rows.certificate(insert_one(session, purge_certificates, values))
 
 
 def list_certificates(engine: Engine, dataset: str | None = None) -> list[records.Certificate]:
     """Every certificate (of ``dataset``, or of any), oldest first."""
-    query = select(PurgeCertificate).order_by(PurgeCertificate.id)
+    query = select(purge_certificates).order_by(purge_certificates.c.id)
     if dataset is not None:
-        query = query.where(PurgeCertificate.dataset == dataset)
-    with transaction(engine) as s:
-        return [rows.certificate(row) for row in s.scalars(query)]
+        query = query.where(purge_certificates.c.dataset == dataset)
+    with engine.begin() as conn:
+        return [rows.certificate(row) for row in conn.execute(query)]

@@ -12,9 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, inspect, make_url, text
+from sqlalchemy import (
+    Engine,
+    Row,
+    Table,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    make_url,
+    select,
+    text,
+)
 
 if TYPE_CHECKING:  # the ORM is imported by what makes sessions, not by opening the ledger
     from sqlalchemy.orm import Session
@@ -121,3 +132,10 @@ def transaction(engine: Engine) -> Iterator[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as session:
         yield session
+
+
+def insert_one(session: Session, table: Table, values: dict[str, Any]) -> Row[Any]:
+    """Insert one row of ``table`` in the caller's transaction and read it back as the ledger
+    stored it (its id given, its JSON and instants as they are read), for a writer on Core."""
+    new_id = session.execute(insert(table).values(values)).inserted_primary_key[0]
+    return session.execute(select(table).where(table.c.id == new_id)).one()

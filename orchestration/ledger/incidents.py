@@ -4,25 +4,48 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, select, update
-from sqlalchemy.orm import Session
 
 from orchestration import records
 from orchestration.ledger import audit, rows
-from orchestration.ledger.db import transaction
-from orchestration.ledger.tables import Incident
+from orchestration.ledger.db import insert_one, transaction
+from orchestration.ledger.schema import incidents
 from orchestration.vocabulary import AuditAction, IncidentKind
+
+if TYPE_CHECKING:  # written in the caller's ORM session; listed on Core alone (issue 13)
+    from sqlalchemy.orm import Session
 
 
 def list_incidents(engine: Engine, only_open: bool = False) -> list[records.Incident]:
     """Every incident, oldest first; ``only_open`` keeps those not yet resolved."""
-    query = select(Incident).order_by(Incident.id)
+    query = select(incidents).order_by(incidents.c.id)
     if only_open:
-        query = query.where(Incident.resolved_at.is_(None))
-    with transaction(engine) as s:
-        return [rows.incident(row) for row in s.scalars(query)]
+        query = query.where(incidents.c.resolved_at.is_(None))
+    with engine.begin() as conn:
+        return [rows.incident(row) for row in conn.execute(query)]
+
+
+def add_incident(
+    session: Session,
+    *,
+    at: datetime,
+    kind: IncidentKind,
+    dataset: str | None,
+    partition: str | None,
+    detail: dict[str, Any],
+) -> records.Incident:
+    """Insert one incident in the caller's transaction, without logging it (the caller
+    does); returned as the ledger stored it."""
+    values = {
+        "at": at,
+        "kind": IncidentKind(kind).value,
+        "dataset": dataset,
+        "partition": partition,
+        "detail": detail,
+    }
+    return rows.incident(insert_one(session, incidents, values))
 
 
 def record_incident(
@@ -37,8 +60,9 @@ def record_incident(
 ) -> records.Incident:
     """Record an incident and audit-log it, in the caller's transaction. ``detail`` names
     locations, datasets and error texts, never a dataset value (invariant 1)."""
-    row = Incident(at=at, kind=kind, dataset=dataset, partition=partition, detail=detail)
-    session.add(row)
+    incident = add_incident(
+        session, at=at, kind=kind, dataset=dataset, partition=partition, detail=detail
+    )
     audit.append(
         session,
         at=at,
@@ -48,8 +72,7 @@ def record_incident(
         partition=partition,
         detail={"kind": kind},
     )
-    session.flush()
-    return rows.incident(row)
+    return incident
 
 
 def open_incident(
@@ -73,7 +96,7 @@ def resolve_incidents(
     session: Session, kinds: Sequence[IncidentKind], at: datetime, dataset: str | None = None
 ) -> None:
     """Resolve the open incidents of these kinds (of ``dataset`` only, when given)."""
-    query = update(Incident).where(Incident.kind.in_(kinds), Incident.resolved_at.is_(None))
+    query = update(incidents).where(incidents.c.kind.in_(kinds), incidents.c.resolved_at.is_(None))
     if dataset is not None:
-        query = query.where(Incident.dataset == dataset)
+        query = query.where(incidents.c.dataset == dataset)
     session.execute(query.values(resolved_at=at))

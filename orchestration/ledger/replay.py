@@ -19,10 +19,9 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, select
 
-from orchestration.ledger.tables import DatasetVersion, LegalHold, PurgeCertificate, Waiver
+from orchestration.ledger.schema import dataset_versions, legal_holds, purge_certificates, waivers
 from orchestration.vocabulary import AuditAction, PurgeKind, VersionStatus
 
 SETS = {
@@ -56,19 +55,21 @@ Problem = tuple[str | None, str]
 """A disagreement: the dataset it is about (None for the district) and a sentence naming it."""
 
 
-def replay(session: Session, entries: Sequence[Logged]) -> list[Problem]:
+def replay(conn: Connection, entries: Sequence[Logged]) -> list[Problem]:
     """Every disagreement between the ledger's rows and what the log says happened. Entries
     about one version are in one chain, so each chain's own order is all the replay needs."""
-    certificates = {c.id: c for c in session.scalars(select(PurgeCertificate))}
+    c = purge_certificates.c
+    found = conn.execute(select(c.id, c.kind, c.dataset, c.versions))  # what the replay reads
+    certificates = {row.id: row for row in found}
     said, problems = _statuses(entries, certificates)
-    problems += _versions(session, said)
-    problems += _waivers(session, entries)
-    problems += _holds(session, entries)
+    problems += _versions(conn, said)
+    problems += _waivers(conn, entries)
+    problems += _holds(conn, entries)
     return problems
 
 
 def _statuses(
-    entries: Sequence[Logged], certificates: dict[int, PurgeCertificate]
+    entries: Sequence[Logged], certificates: dict[int, Row[Any]]
 ) -> tuple[dict[VersionKey, VersionStatus], list[Problem]]:
     """The status the log's last status-changing entry gives each version; and the
     certificates the log does not account for."""
@@ -93,7 +94,7 @@ def _statuses(
 
 def _purged(
     e: Logged,
-    certificates: dict[int, PurgeCertificate],
+    certificates: dict[int, Row[Any]],
     said: dict[VersionKey, VersionStatus],
     named: set[int],
 ) -> list[Problem]:
@@ -124,15 +125,13 @@ def _purged(
     return []
 
 
-def _versions(session: Session, said: dict[VersionKey, VersionStatus]) -> list[Problem]:
+def _versions(conn: Connection, said: dict[VersionKey, VersionStatus]) -> list[Problem]:
     problems: list[Problem] = []
-    found = session.execute(
-        select(
-            DatasetVersion.dataset,
-            DatasetVersion.partition,
-            DatasetVersion.number,
-            DatasetVersion.status,
-        ).order_by(DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number)
+    v = dataset_versions.c
+    found = conn.execute(
+        select(v.dataset, v.partition, v.number, v.status).order_by(
+            v.dataset, v.partition, v.number
+        )
     ).all()
     seen = set()
     for dataset, partition, number, status in found:
@@ -154,17 +153,17 @@ def _versions(session: Session, said: dict[VersionKey, VersionStatus]) -> list[P
     return problems
 
 
-def _waivers(session: Session, entries: Sequence[Logged]) -> list[Problem]:
+def _waivers(conn: Connection, entries: Sequence[Logged]) -> list[Problem]:
     logged = Counter(
         (e.dataset, e.partition or "", e.version)
         for e in entries
         if e.action == AuditAction.WAIVE and e.dataset and e.version is not None
     )
     rows = Counter(
-        session.execute(
-            select(DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number).join(
-                Waiver, Waiver.version_id == DatasetVersion.id
-            )
+        conn.execute(
+            select(
+                dataset_versions.c.dataset, dataset_versions.c.partition, dataset_versions.c.number
+            ).join(waivers, waivers.c.version_id == dataset_versions.c.id)
         ).tuples()
     )
     return [
@@ -174,12 +173,12 @@ def _waivers(session: Session, entries: Sequence[Logged]) -> list[Problem]:
     ]
 
 
-def _holds(session: Session, entries: Sequence[Logged]) -> list[Problem]:
+def _holds(conn: Connection, entries: Sequence[Logged]) -> list[Problem]:
     placed = Counter((e.dataset, e.partition) for e in entries if e.action == AuditAction.HOLD)
     released = {
         e.detail.get("hold") for e in entries if e.action == AuditAction.RELEASE and e.detail
     }
-    holds = list(session.scalars(select(LegalHold).order_by(LegalHold.id)))
+    holds = list(conn.execute(select(legal_holds).order_by(legal_holds.c.id)))
     rows = Counter((h.dataset, h.partition) for h in holds)
     problems: list[Problem] = [
         (

@@ -1,16 +1,20 @@
-"""Table rows to domain records: the ledger's one way out (``orchestration/records.py``).
+"""Table rows to domain records: the ledger's one way out (``orchestration/records/``).
 
 Repository functions in ``ledger/`` convert here before returning, inside their session, so
-a record never lazily loads or writes anything."""
+a record never lazily loads or writes anything. ORM objects and Core rows alike: both give
+their columns as attributes."""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orchestration import records
-from orchestration.ledger import tables
 from orchestration.vocabulary import IncidentKind, ProvisionBasis, PurgeKind, VersionStatus
+
+if TYPE_CHECKING:  # rows of the ORM or of Core: the same fields, by attribute
+    from orchestration.ledger import tables
 
 R = TypeVar("R")
 
@@ -29,11 +33,17 @@ def backup_copy(row: tables.BackupCopy) -> records.BackupCopy:
 
 
 def version(row: tables.DatasetVersion) -> records.Version:
+    return version_with(row, row.backups)
+
+
+def version_with(row: Any, backups: Iterable[Any]) -> records.Version:
+    """A version from its row and its backup copies' rows, read apart (Core has no
+    relationships)."""
     return _fields(
         records.Version,
         row,
         status=VersionStatus(row.status),
-        backups=tuple(backup_copy(b) for b in row.backups),
+        backups=tuple(backup_copy(b) for b in backups),
     )
 
 

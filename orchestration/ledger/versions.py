@@ -1,18 +1,18 @@
 """Dataset versions and their exact inputs in the ledger (C5.5-2).
 
-Every query and every status change of ``dataset_versions`` and ``version_inputs`` lives here
-and returns ``records.Version``. A write checks for purge intents under the partition lock and
-is audit-logged in the same transaction (C5.2-11, C5.4-1); ``ledger/intents.py`` says why.
+Every write and status change of ``dataset_versions`` and ``version_inputs`` lives here and
+returns ``records.Version``; reading them is ``ledger/version_reads.py``. A write checks for
+purge intents under the partition lock and is audit-logged in the same transaction (C5.2-11,
+C5.4-1); ``ledger/intents.py`` says why.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from sqlalchemy.orm import Session
 
@@ -200,81 +200,3 @@ def lock_unless_purging(s: Session, version: records.Version, what: str) -> None
     status = s.scalar(select(DatasetVersion.status).where(DatasetVersion.id == version.id))
     if status in FINAL:
         raise RetentionRefused(f"{version.label} is {status}: {what} is refused (C5.2-11)")
-
-
-# -- reading -------------------------------------------------------------------------------------
-def by_id(engine: Engine, version_id: int) -> records.Version | None:
-    with transaction(engine) as s:
-        row = s.get(DatasetVersion, version_id)
-        return None if row is None else rows.version(row)
-
-
-def numbered(engine: Engine, dataset: str, partition: str, number: int) -> records.Version | None:
-    return _first(
-        engine,
-        select(DatasetVersion).where(
-            DatasetVersion.dataset == dataset,
-            DatasetVersion.partition == partition,
-            DatasetVersion.number == number,
-        ),
-    )
-
-
-def newest(
-    engine: Engine,
-    dataset: str,
-    partition: str,
-    *,
-    statuses: Collection[VersionStatus] | None = None,
-    run_id: str | None = None,
-) -> records.Version | None:
-    """The newest version of a partition, of one of ``statuses`` or written by ``run_id``."""
-    query = select(DatasetVersion).where(
-        DatasetVersion.dataset == dataset, DatasetVersion.partition == partition
-    )
-    if statuses is not None:
-        query = query.where(DatasetVersion.status.in_(list(statuses)))
-    if run_id is not None:
-        query = query.where(DatasetVersion.run_id == run_id)
-    return _first(engine, query.order_by(DatasetVersion.number.desc()).limit(1))
-
-
-def history(engine: Engine, dataset: str, partition: str | None = None) -> list[records.Version]:
-    """Every version of a dataset (or of one partition), by partition and number."""
-    query = select(DatasetVersion).where(DatasetVersion.dataset == dataset)
-    if partition is not None:
-        query = query.where(DatasetVersion.partition == partition)
-    return _all(engine, query.order_by(DatasetVersion.partition, DatasetVersion.number))
-
-
-def by_ids(engine: Engine, ids: Iterable[int]) -> list[records.Version]:
-    return _all(
-        engine,
-        select(DatasetVersion)
-        .where(DatasetVersion.id.in_(list(ids)))
-        .order_by(DatasetVersion.dataset, DatasetVersion.partition, DatasetVersion.number),
-    )
-
-
-def partitions(engine: Engine, dataset: str) -> list[str]:
-    """The partitions a dataset has versions of, in order."""
-    with transaction(engine) as s:
-        return list(
-            s.scalars(
-                select(DatasetVersion.partition)
-                .distinct()
-                .where(DatasetVersion.dataset == dataset)
-                .order_by(DatasetVersion.partition)
-            )
-        )
-
-
-def _first(engine: Engine, query: Select[tuple[DatasetVersion]]) -> records.Version | None:
-    with transaction(engine) as s:
-        row = s.scalar(query)
-        return None if row is None else rows.version(row)
-
-
-def _all(engine: Engine, query: Select[tuple[DatasetVersion]]) -> list[records.Version]:
-    with transaction(engine) as s:
-        return [rows.version(row) for row in s.scalars(query)]

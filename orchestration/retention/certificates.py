@@ -4,9 +4,7 @@ export (``steward certificates``) and the UI. ``list_certificates`` is the ledge
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy.orm import Session
+from typing import TYPE_CHECKING, Any
 
 from orchestration.clock import district_time
 from orchestration.ledger import audit
@@ -15,6 +13,9 @@ from orchestration.ledger.certificates import list_certificates as list_certific
 from orchestration.ledger.incidents import resolve_incidents
 from orchestration.records import Certificate
 from orchestration.vocabulary import AuditAction, IncidentKind, PurgeKind
+
+if TYPE_CHECKING:  # `steward certificates` lists them without the ORM (issue 13)
+    from sqlalchemy.orm import Session
 
 
 def as_dict(c: Certificate) -> dict[str, Any]:

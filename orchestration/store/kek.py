@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlparse
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from orchestration.errors import BadInput, KeyDestructionUnverified, KeyMissing, StewardError
+from orchestration.settings import kek_location
 from orchestration.store.crypto import new_data_key
 
 if TYPE_CHECKING:
@@ -366,11 +366,5 @@ def _code(exc: BotoCoreError | ClientError) -> str:
 
 def kek_provider(uri: str, kms_endpoint_url: str | None) -> KekProvider:
     """The provider ``STEWARD_KEK_URI`` names."""
-    parsed = urlparse(uri)
-    if parsed.scheme == "file" and parsed.path:
-        return FileKeks(Path(parsed.path))
-    if parsed.scheme == "aws-kms" and parsed.netloc:
-        return KmsKeks(parsed.netloc, kms_endpoint_url)
-    raise BadInput(
-        f"STEWARD_KEK_URI: {uri!r} is neither file:///<folder> nor aws-kms://<keyring name>"
-    )
+    scheme, where = kek_location(uri)
+    return FileKeks(Path(where)) if scheme == "file" else KmsKeks(where, kms_endpoint_url)

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -54,7 +54,11 @@ from sqlalchemy.exc import IntegrityError as SAIntegrityError
 from orchestration.clock import Clock
 from orchestration.errors import KeyDestructionUnverified, KeyMissing, KeyStoreFormatError
 from orchestration.ledger.db import make_engine, transaction
-from orchestration.store.kek import KekProvider
+
+if TYPE_CHECKING:  # checking the format needs no provider (nor cryptography)
+    from sqlalchemy import Engine
+
+    from orchestration.store.kek import KekProvider
 
 # Keys destroyed per batch: one KEK folder sync and one key-store transaction each, and a bound
 # on the statement's parameters (a sweep of thousands of partitions, C5.2-11).
@@ -88,21 +92,35 @@ key_erasures = Table(
 )
 
 
+def check_format(url: str) -> None:
+    """Refuse a key store that keeps data keys in the clear (C5.2-11), as opening it does,
+    for a command that reads about versions without opening their keys; creates nothing."""
+    engine = make_engine(url, secure_delete=True)
+    try:
+        _refuse_clear_keys(engine)
+    finally:
+        engine.dispose()
+
+
+def _refuse_clear_keys(engine: Engine) -> None:
+    found = inspect(engine)
+    if found.has_table("data_keys") and "key" in {
+        c["name"] for c in found.get_columns("data_keys")
+    }:
+        raise KeyStoreFormatError(
+            f"key store {engine.url.render_as_string(hide_password=True)} keeps data "
+            "keys in the clear (the format before KEKs), where no sweep can erase them: "
+            "start a new key store (STEWARD_KEYSTORE_URL) and retire the data sealed under it"
+        )
+
+
 class KeyStore:
     def __init__(
         self, url: str, keks: KekProvider, clock: Clock, *, checkpoint_wait: float = 5.0
     ) -> None:
         self.engine = make_engine(url, secure_delete=True)
         self.keks, self.clock, self.checkpoint_wait = keks, clock, checkpoint_wait
-        found = inspect(self.engine)
-        if found.has_table("data_keys") and "key" in {
-            c["name"] for c in found.get_columns("data_keys")
-        }:
-            raise KeyStoreFormatError(
-                f"key store {self.engine.url.render_as_string(hide_password=True)} keeps data "
-                "keys in the clear (the format before KEKs), where no sweep can erase them: "
-                "start a new key store (STEWARD_KEYSTORE_URL) and retire the data sealed under it"
-            )
+        _refuse_clear_keys(self.engine)
         with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":  # workers starting at once create it once
                 conn.execute(text("SELECT pg_advisory_xact_lock(7134200514)"))

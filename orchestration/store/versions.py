@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from orchestration import vocabulary
 from orchestration.clock import Clock
@@ -28,12 +28,13 @@ from orchestration.errors import (
     RetentionRefused,
 )
 from orchestration.ledger import quality as quality_ledger
+from orchestration.ledger import version_reads
 from orchestration.ledger import versions as ledger
 from orchestration.ledger.incidents import open_incident
 from orchestration.ledger.versions import FINAL, NewVersion
 from orchestration.records import Version, Waiver
 from orchestration.store.backends import ObjectBackend
-from orchestration.store.crypto import open_sealed, seal, sha256
+from orchestration.store.crypto import Digest, open_sealed, open_sealed_digest, seal, sha256
 from orchestration.store.keys import KeyStore
 from orchestration.vocabulary import NO_PARTITION as NO_PARTITION
 from orchestration.vocabulary import CheckStatus, IncidentKind, VersionStatus
@@ -46,6 +47,10 @@ if TYPE_CHECKING:  # pandas and pyarrow are imported by the methods that read or
 
 SETTLED = (VersionStatus.PROMOTED, VersionStatus.QUARANTINED)
 BLOCKING = (CheckStatus.FAILED, CheckStatus.ERROR)
+# How much of the end of a staged object's plaintext the audit keeps for its Parquet footer.
+FOOTER_TAIL_BYTES = 1 << 20
+PARQUET_MAGIC = b"PAR1"
+T = TypeVar("T")
 
 # Decides, after the integrity audit, whether a staged version is quarantined: returns the
 # reason, or None to promote it.
@@ -59,6 +64,14 @@ SubjectFilter = Callable[[Version, "pd.DataFrame"], "pd.DataFrame"]
 # Keeps the rows one reader may get before its read is recorded, and notes what it did for the
 # audit entry, counts only (profiling consent, C5.2-9: orchestration/produce/consent.py).
 Narrowing = Callable[["pd.DataFrame"], tuple["pd.DataFrame", dict[str, str | int]]]
+
+
+def _holds_footer(tail: bytes) -> bool:
+    """Whether ``tail``, the end of a Parquet file, holds its whole footer: the footer's
+    length and the magic in its last 8 bytes, and that many bytes before them."""
+    if len(tail) < 8 or tail[-4:] != PARQUET_MAGIC:
+        return False
+    return int.from_bytes(tail[-8:-4], "little") + 8 <= len(tail)
 
 
 def associated_data(dataset: str, partition: str, object_key: str) -> str:
@@ -125,13 +138,14 @@ class VersionStore:
         key_id, data_key = self.keys.key_for(key, partition, self.clock.now())
         where = vocabulary.object_key(key, partition, uuid.uuid4().hex)
         envelope = seal(frame.parquet, data_key, associated_data(key, partition, where))
+        checksum = Digest(envelope)  # taken while the object is written
         stored = self.backend.put(where, envelope)
         new = NewVersion(
             dataset=key,
             partition=partition,
             object_key=where,
             object_version_id=stored.version_id,
-            checksum=sha256(envelope),
+            checksum=checksum.hexdigest(),
             content_hash=frame.content_hash,
             row_count=frame.row_count,
             byte_size=len(envelope),
@@ -156,15 +170,19 @@ class VersionStore:
         and the declared columns from the Parquet footer.
 
         The content hash already covers every byte, so the footer alone (schema and row count)
-        says what the table holds: the audit never decodes the table it has just encoded."""
+        says what the table holds: the audit never decodes the table it has just encoded, and
+        keeps no more of its plaintext than the last ``FOOTER_TAIL_BYTES`` (C5.5-2). A footer
+        longer than that is read from the whole plaintext, verified again in the same way."""
         try:
-            plaintext = self._read_plaintext(version)
+            tail = self._read_verified(version, self._decrypt_tail)
+            if not _holds_footer(tail):
+                tail = self._read_plaintext(version)
         except (IntegrityError, NotFound) as exc:
             return [str(exc)]
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        footer = pq.read_metadata(pa.BufferReader(plaintext))
+        footer = pq.read_metadata(pa.BufferReader(tail))
         schema = footer.schema.to_arrow_schema()
         index = (schema.pandas_metadata or {}).get("index_columns", [])
         written = [name for name in schema.names if name not in index]
@@ -283,14 +301,27 @@ class VersionStore:
     def _read_plaintext(self, version: Version) -> bytes:
         """The verified plaintext; a tampered or corrupt object is an incident (C5.4-4, C4.1-3)
         and is never served."""
+        return self._read_verified(version, self.decrypt)
+
+    def _read_verified(self, version: Version, opened: Callable[[Version, bytes], T]) -> T:
+        """``opened(version, envelope)`` of the stored object, once it has passed every check
+        on the bytes just read: the object's checksum, then its decryption and the content hash
+        of its plaintext (``opened`` makes these two). A failure is an incident (C4.1-3).
+
+        The checksum is taken on a helper thread while the object is decrypted and the
+        plaintext hashed; it is judged first all the same: an object that does not match its
+        checksum fails as such, whatever its decryption gave, and nothing leaves this method
+        before both hashes have matched."""
         envelope = self.backend.get(version.object_key)
         try:
-            if sha256(envelope) != version.checksum:
-                raise IntegrityError(
-                    f"{version.label}: stored object does not match its checksum "
-                    "(tampered or corrupt); it is not served"
-                )
-            return self.decrypt(version, envelope)
+            checksum = Digest(envelope)
+            try:
+                result = opened(version, envelope)
+            except Exception:
+                self._check_checksum(version, checksum)
+                raise
+            self._check_checksum(version, checksum)
+            return result
         except IntegrityError as exc:
             open_incident(
                 self.engine,
@@ -302,6 +333,29 @@ class VersionStore:
                 detail={"version": version.number, "object": version.object_key, "why": str(exc)},
             )
             raise
+
+    @staticmethod
+    def _check_checksum(version: Version, checksum: Digest) -> None:
+        if checksum.hexdigest() != version.checksum:
+            raise IntegrityError(
+                f"{version.label}: stored object does not match its checksum "
+                "(tampered or corrupt); it is not served"
+            ) from None
+
+    def _decrypt_tail(self, version: Version, envelope: bytes) -> bytes:
+        """The last ``FOOTER_TAIL_BYTES`` of the plaintext, once the whole of it has been
+        decrypted, authenticated and checked against the recorded content hash; the rest of
+        the plaintext is hashed as it is decrypted and not kept."""
+        key = self.keys.key_by_id(version.key_id, version.label)
+        content_hash, tail = open_sealed_digest(
+            envelope,
+            key,
+            associated_data(version.dataset, version.partition, version.object_key),
+            FOOTER_TAIL_BYTES,
+        )
+        if content_hash != version.content_hash:
+            raise IntegrityError(f"{version.label}: content does not match its content hash")
+        return tail
 
     def decrypt(self, version: Version, envelope: bytes) -> bytes:
         """Decrypt an envelope of ``version`` and check it against the recorded content hash."""
@@ -315,13 +369,13 @@ class VersionStore:
 
     # -- queries ---------------------------------------------------------------------------
     def get_by_id(self, version_id: int) -> Version:
-        version = ledger.by_id(self.engine, version_id)
+        version = version_reads.by_id(self.engine, version_id)
         if version is None:
             raise NotFound(f"no version with id {version_id}")
         return version
 
     def get(self, dataset: str, partition: str, number: int) -> Version:
-        version = ledger.numbered(self.engine, dataset, partition, number)
+        version = version_reads.numbered(self.engine, dataset, partition, number)
         if version is None:
             where = f" partition {partition}" if partition else ""
             raise NotFound(f"{dataset}{where} has no version {number}")
@@ -329,20 +383,20 @@ class VersionStore:
 
     def latest(self, dataset: str, partition: str) -> Version | None:
         """The newest settled (promoted or quarantined) version of a partition."""
-        return ledger.newest(self.engine, dataset, partition, statuses=SETTLED)
+        return version_reads.newest(self.engine, dataset, partition, statuses=SETTLED)
 
     def written_by_run(self, dataset: str, partition: str, run_id: str) -> Version:
         """The newest version of a partition that run ``run_id`` wrote."""
-        version = ledger.newest(self.engine, dataset, partition, run_id=run_id)
+        version = version_reads.newest(self.engine, dataset, partition, run_id=run_id)
         if version is None:
             raise NotFound(f"run {run_id} wrote no version of {dataset} {partition}".rstrip())
         return version
 
     def history(self, dataset: str, partition: str | None = None) -> list[Version]:
-        return ledger.history(self.engine, dataset, partition)
+        return version_reads.history(self.engine, dataset, partition)
 
     def partitions(self, dataset: str) -> list[str]:
-        return ledger.partitions(self.engine, dataset)
+        return version_reads.partitions(self.engine, dataset)
 
     def by_ids(self, ids: Iterable[int]) -> list[Version]:
-        return ledger.by_ids(self.engine, ids)
+        return version_reads.by_ids(self.engine, ids)

@@ -1,8 +1,8 @@
 """Read-only commands start light (issue 13): listing versions, lineage, certificates,
 incidents or approval requests, or verifying the audit log, imports neither Dagster, GX nor
 pandas, nor pydantic once the catalog cache has its dataset index, and a ledger already at the
-newest revision is not handed to Alembic. Checked in a fresh interpreter, so what the test
-process has imported does not count.
+newest revision is not handed to Alembic; the ledger is read without the ORM. Checked in a
+fresh interpreter, so what the test process has imported does not count.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ for args in commands:
         codes.append(0)
     except SystemExit as exc:
         codes.append(exc.code)
-heavy = sorted(m for m in sys.modules if m.split(".")[0] in watched)
+heavy = sorted(m for m in sys.modules if any(m == w or m.startswith(w + ".") for w in watched))
 with open(found, "w") as out:
     json.dump({"codes": codes, "heavy": heavy}, out)
 """
@@ -61,6 +61,26 @@ def test_head_revision_is_alembics_head() -> None:
 def test_read_only_commands_import_no_dagster_gx_pandas_pydantic_or_alembic(
     tmp_path: Path,
 ) -> None:
+    assert _imported(tmp_path, READ_ONLY, HEAVY) == []
+
+
+def test_the_ledger_is_read_without_the_orm_the_kek_providers_or_rich_for_json(
+    tmp_path: Path,
+) -> None:
+    """The commands issue 13 names read the ledger on SQLAlchemy Core: neither the ORM nor
+    ``cryptography`` (the key-encryption-key providers) is imported, and those that print only
+    JSON or lines never import rich."""
+    ledger_reads = [c for c in READ_ONLY if c[0] in {"versions", "certificates", "incidents"}]
+    ledger_reads += [["audit", "verify"], ["audit", "verify", "--json"]]
+    assert _imported(tmp_path, ledger_reads, ("sqlalchemy.orm", "cryptography")) == []
+    json_or_lines = [["certificates"], ["incidents", "--open"], ["audit", "verify"]]
+    assert _imported(tmp_path, json_or_lines, ("rich",)) == []
+
+
+def _imported(tmp_path: Path, commands: list[list[str]], watched: tuple[str, ...]) -> list[str]:
+    """The modules under ``watched`` that ``commands`` import, run one after another in one
+    fresh interpreter on a home at the newest revision whose catalog index is current; each
+    command must succeed."""
     settings = make_settings(tmp_path / "home")
     ledger_engine(settings.ledger_url)  # a ledger at head, as every home has after its first run
     dispose_ledger_engines()
@@ -73,11 +93,11 @@ def test_read_only_commands_import_no_dagster_gx_pandas_pydantic_or_alembic(
     assert first.returncode == 0, first.stderr
     assert list(cache_dir.glob("catalog-*.index.json"))
     found = tmp_path / "found.json"
-    done = _python(["-c", PROBE, json.dumps(READ_ONLY), json.dumps(HEAVY), str(found)], env)
+    done = _python(["-c", PROBE, json.dumps(commands), json.dumps(watched), str(found)], env)
     assert done.returncode == 0, done.stderr
     result = json.loads(found.read_text(encoding="utf-8"))
-    assert result["codes"] == [0] * len(READ_ONLY), done.stderr
-    assert result["heavy"] == []
+    assert result["codes"] == [0] * len(commands), done.stderr
+    return list(result["heavy"])
 
 
 def _python(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
