@@ -316,12 +316,9 @@ class VersionStore:
         try:
             checksum = Digest(envelope)
             try:
-                result = opened(version, envelope)
-            except Exception:
+                return opened(version, envelope)
+            finally:  # a checksum mismatch replaces whatever the decryption raised
                 self._check_checksum(version, checksum)
-                raise
-            self._check_checksum(version, checksum)
-            return result
         except IntegrityError as exc:
             open_incident(
                 self.engine,
